@@ -1,0 +1,21 @@
+"""Where things live in a checkout, in one place."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+JOBS_DIR = ROOT / "jobs"
+TRAINING_DIR = ROOT / "src" / "training"
+INFRA_DIR = ROOT / "infra"
+
+
+def data_cache() -> Path:
+    """The local MNIST cache (`data/mnist`, which jobs/data-mnist.yml points at)."""
+    return Path(os.environ.get("WORKSHOP_DATA_DIR", ROOT / "data" / "mnist"))
+
+
+def runs_dir() -> Path:
+    """Local run outputs and the MLflow store live under `.workshop/`."""
+    return Path(os.environ.get("WORKSHOP_HOME", ROOT / ".workshop"))
