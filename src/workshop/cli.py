@@ -26,8 +26,7 @@ app = typer.Typer(
 )
 
 # Sub-command modules, in the order `workshop --help` lists them.
-COMMAND_MODULES: list[str] = [
-]
+COMMAND_MODULES: list[str] = []
 
 for _name in COMMAND_MODULES:
     importlib.import_module(f"workshop.commands.{_name}").register(app)
