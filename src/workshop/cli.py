@@ -26,7 +26,9 @@ app = typer.Typer(
 )
 
 # Sub-command modules, in the order `workshop --help` lists them.
-COMMAND_MODULES: list[str] = []
+COMMAND_MODULES: list[str] = [
+    "data",
+]
 
 for _name in COMMAND_MODULES:
     importlib.import_module(f"workshop.commands.{_name}").register(app)
