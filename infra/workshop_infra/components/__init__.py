@@ -1,0 +1,1 @@
+"""The ComponentResources the workshop environment is made of, one concern each."""

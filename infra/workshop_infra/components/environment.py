@@ -1,0 +1,132 @@
+"""`WorkshopEnvironment`: everything a trainee needs, composed from the smaller components."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+import pulumi
+import pulumi_random as random
+from pulumi_azure_native import authorization, resources
+
+from workshop_infra.components.assets import Assets
+from workshop_infra.components.compute import Compute
+from workshop_infra.components.monitoring import Monitoring
+from workshop_infra.components.scope import TYPE_PREFIX, Scope
+from workshop_infra.components.storage import Storage
+from workshop_infra.components.workspace import Workspace
+from workshop_infra.job_specs import JobSpecs
+from workshop_infra.local_data import LocalFile
+from workshop_infra.naming import SUFFIX_LENGTH, derive_names
+from workshop_infra.settings import Settings
+
+
+class WorkshopEnvironment(pulumi.ComponentResource):
+    """Resource group, storage, monitoring, workspace, compute and the registered assets."""
+
+    scope: Scope
+    storage: Storage
+    monitoring: Monitoring
+    workspace: Workspace
+    compute: Compute
+    assets: Assets
+    studio_url: pulumi.Output[str]
+    sdk_config: pulumi.Output[str]
+
+    def __init__(
+        self,
+        name: str,
+        settings: Settings,
+        specs: JobSpecs,
+        mnist_files: Sequence[LocalFile],
+        opts: pulumi.ResourceOptions | None = None,
+    ):
+        super().__init__(f"{TYPE_PREFIX}:WorkshopEnvironment", name, None, opts)
+        self._specs = specs
+        child = pulumi.ResourceOptions(parent=self)
+        # Stable for the life of the stack; a new nameSuffixSeed draws a new one (fresh names).
+        suffix = random.RandomString(
+            "name-suffix",
+            random.RandomStringArgs(
+                length=SUFFIX_LENGTH,
+                special=False,
+                upper=False,
+                numeric=True,
+                lower=True,
+                keepers={"seed": settings.name_suffix_seed},
+            ),
+            opts=child,
+        )
+        names = suffix.result.apply(lambda s: derive_names(settings.prefix, s))
+        client = authorization.get_client_config_output()
+        if settings.existing_resource_group:
+            existing = resources.get_resource_group_output(
+                resource_group_name=settings.existing_resource_group
+            )
+            resource_group_name = existing.name
+        else:
+            group = resources.ResourceGroup(
+                "resource-group",
+                resources.ResourceGroupArgs(
+                    resource_group_name=names.apply(lambda n: n.resource_group),
+                    location=settings.location,
+                ),
+                opts=child,
+            )
+            resource_group_name = group.name
+        self.scope = Scope(
+            settings=settings,
+            names=names,
+            resource_group_name=resource_group_name,
+            subscription_id=client.subscription_id,
+            tenant_id=client.tenant_id,
+            deployer_object_id=client.object_id,
+        )
+        self.storage = Storage("storage", self.scope, child)
+        self.monitoring = Monitoring("monitoring", self.scope, child)
+        self.workspace = Workspace("workspace", self.scope, self.storage, self.monitoring, child)
+        workspace_name = self.workspace.workspace.name
+        self.compute = Compute("compute", self.scope, workspace_name, child)
+        self.assets = Assets(
+            "assets", self.scope, self.storage, workspace_name, specs, mnist_files, child
+        )
+
+        self.studio_url = pulumi.Output.concat(
+            "https://ml.azure.com/?wsid=/subscriptions/",
+            client.subscription_id,
+            "/resourceGroups/",
+            resource_group_name,
+            "/providers/Microsoft.MachineLearningServices/workspaces/",
+            workspace_name,
+            "&tid=",
+            client.tenant_id,
+        )
+        self.sdk_config = pulumi.Output.all(
+            client.subscription_id, resource_group_name, workspace_name
+        ).apply(
+            lambda v: json.dumps(
+                {"subscription_id": v[0], "resource_group": v[1], "workspace_name": v[2]},
+                indent=2,
+            )
+        )
+        self.register_outputs({"studio_url": self.studio_url, "config_json": self.sdk_config})
+
+    def exports(self) -> dict[str, pulumi.Input[object]]:
+        """The stack outputs (what a platform engineer hands to trainees)."""
+        specs = self._specs
+        return {
+            "subscriptionId": self.scope.subscription_id,
+            "resourceGroup": self.scope.resource_group_name,
+            "location": self.scope.location,
+            "workspaceName": self.workspace.workspace.name,
+            "studioUrl": self.studio_url,
+            "computeName": self.compute.cluster.name,
+            "datastoreName": self.assets.datastore.name,
+            "dataAsset": self.assets.data_version.id.apply(
+                lambda _: f"azureml:{specs.data.name}:{specs.data.version}"
+            ),
+            "environment": self.assets.environment_version.id.apply(
+                lambda _: f"azureml:{specs.environment.name}:{specs.environment.version}"
+            ),
+            "configJson": self.sdk_config,
+        }
