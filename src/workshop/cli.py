@@ -28,6 +28,7 @@ app = typer.Typer(
 # Sub-command modules, in the order `workshop --help` lists them.
 COMMAND_MODULES: list[str] = [
     "data",
+    "cloud",
 ]
 
 for _name in COMMAND_MODULES:
