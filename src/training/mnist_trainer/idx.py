@@ -39,7 +39,10 @@ class IdxError(ValueError):
 
 
 def _read_bytes(path: Path) -> bytes:
-    raw = path.read_bytes()
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise IdxError(path, "a readable file", exc.strerror or str(exc)) from exc
     is_gzip = raw[:2] == b"\x1f\x8b"
     if path.suffix == ".gz" and not is_gzip:
         raise IdxError(path, "a gzip file (the name ends in .gz)", "no gzip header")
@@ -58,7 +61,7 @@ def read_idx(path: Path | str, expect_magic: int | None = None) -> np.ndarray:
     """
     path = Path(path)
     if not path.is_file():
-        raise IdxError(path, "an IDX file", "no such file")
+        raise IdxError(path, "an IDX file", "a directory" if path.is_dir() else "no such file")
     data = _read_bytes(path)
     if len(data) < 4:
         raise IdxError(path, "a 4-byte IDX magic number", f"{len(data)} bytes in all")

@@ -1,0 +1,24 @@
+"""Shared fixtures; helpers for synthetic data live in tests/mnist_fixtures.py."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.mnist_fixtures import make_mnist_dir, real_mnist_or_none
+
+
+@pytest.fixture
+def synthetic_mnist(tmp_path: Path) -> Path:
+    """A directory with the four MNIST .gz files: 200 train and 50 test synthetic images."""
+    return make_mnist_dir(tmp_path / "mnist")
+
+
+@pytest.fixture
+def real_mnist_dir() -> Path:
+    """The real MNIST files ($WORKSHOP_MNIST_MIRROR as a local directory); skips without them."""
+    found = real_mnist_or_none()
+    if found is None:
+        pytest.skip("WORKSHOP_MNIST_MIRROR does not point at a directory with the 4 MNIST files")
+    return found
