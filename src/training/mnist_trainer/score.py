@@ -1,0 +1,179 @@
+"""Scoring script for the online endpoint (jobs/deployment.yml) and `workshop serve`.
+
+Azure ML's inference server calls `init()` once, then `run(raw)` with each request body.
+
+Request (JSON object):
+    {"data": IMAGES, "scale": "0-255"}
+IMAGES is one image or a batch, each image either 784 numbers (row-major 28x28) or 28 rows of 28
+numbers: `[784]`, `[[784], ...]`, `[[28 x 28]]` or `[[[28 x 28]], ...]`. `scale` says how the
+pixels are given: "0-255" (the default, as stored in MNIST) or "0-1" (already divided by 255).
+The scale is never guessed from the values: a faint digit in 0-255 can have every value <= 1.
+
+Response: {"predictions": [digit, ...], "probabilities": [[p0..p9], ...], "classes": [0..9]}.
+Every problem with a request is answered with HTTP 400 and {"message": "..."} saying what is
+wrong and how to fix it; the batch limit is WORKSHOP_MAX_BATCH (default 1000 images).
+
+Self-contained on purpose (stdlib, numpy, mlflow): the inference server loads this file by path,
+not as part of the mnist_trainer package.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+try:  # the inference server (azureml-inference-server-http) provides the HTTP response type
+    from azureml_inference_server_http.api.aml_response import AMLResponse
+except ImportError:  # pragma: no cover - older images expose it under azureml.contrib
+    from azureml.contrib.services.aml_response import AMLResponse  # type: ignore[import-not-found]
+
+PIXELS = 28 * 28
+DEFAULT_MAX_BATCH = 1000
+SCALES = {"0-255": 255.0, "0-1": 1.0}
+
+model: Any = None
+
+
+class BadRequest(ValueError):
+    """The request cannot be scored; the message goes back to the client as HTTP 400."""
+
+
+def max_batch() -> int:
+    """Images per request, from WORKSHOP_MAX_BATCH (default 1000)."""
+    value = os.environ.get("WORKSHOP_MAX_BATCH", str(DEFAULT_MAX_BATCH))
+    try:
+        limit = int(value)
+    except ValueError:
+        raise RuntimeError(f"WORKSHOP_MAX_BATCH={value!r} is not a whole number") from None
+    if limit < 1:
+        raise RuntimeError(f"WORKSHOP_MAX_BATCH={value!r} must be at least 1")
+    return limit
+
+
+def find_mlmodel(model_dir: Path) -> Path:
+    """The one folder under model_dir holding an MLmodel file (Azure adds <name>/<version>/...)."""
+    found = sorted(p.parent for p in model_dir.rglob("MLmodel"))
+    if not found:
+        raise RuntimeError(
+            f"no MLflow model under AZUREML_MODEL_DIR={model_dir}: no MLmodel file found "
+            "(point it at a folder written by mlflow.sklearn.save_model)"
+        )
+    if len(found) > 1:
+        names = ", ".join(str(p) for p in found)
+        raise RuntimeError(f"more than one MLflow model under {model_dir}: {names}; keep one")
+    return found[0]
+
+
+def init() -> None:
+    """Load the MLflow sklearn model found under AZUREML_MODEL_DIR."""
+    global model
+    from mlflow import sklearn as mlflow_sklearn
+
+    model_dir = os.environ.get("AZUREML_MODEL_DIR")
+    if not model_dir:
+        raise RuntimeError("AZUREML_MODEL_DIR is not set: it must name the model folder")
+    max_batch()  # a bad limit fails at start-up, not on the first request
+    model = mlflow_sklearn.load_model(str(find_mlmodel(Path(model_dir))))
+
+
+def _reject_constant(name: str) -> float:
+    raise BadRequest(f"'data' contains {name}; every pixel must be a finite number")
+
+
+def parse_request(raw: str | bytes) -> np.ndarray:
+    """Validate a request body and return the images as an (n, 784) float array in 0-1."""
+    try:
+        body = json.loads(raw, parse_constant=_reject_constant)
+    except BadRequest:
+        raise
+    except (ValueError, TypeError) as exc:
+        hint = 'send {"data": [...]}'
+        raise BadRequest(f"the request body is not valid JSON ({exc}); {hint}") from None
+    if not isinstance(body, dict):
+        raise BadRequest(f'expected a JSON object {{"data": [...]}}, got {type(body).__name__}')
+    if "data" not in body:
+        keys = ", ".join(sorted(body)) or "none"
+        raise BadRequest(f"missing key 'data' (keys sent: {keys}); send {{\"data\": [...]}}")
+    scale = body.get("scale", "0-255")
+    if scale not in SCALES:
+        raise BadRequest(f'\'scale\' is {scale!r}; use "0-255" (the default) or "0-1"')
+    images = _to_images(body["data"])
+    top = SCALES[scale]
+    bad = (images < 0) | (images > top)
+    if bad.any():
+        row, col = (int(i) for i in np.argwhere(bad)[0])
+        raise BadRequest(
+            f"image {row} pixel {col} is {images[row, col]:g}, outside {scale}; "
+            + ('send pixels 0-255, or 0-1 with "scale": "0-1"' if top == 1.0 else "send 0-255")
+        )
+    return images / top
+
+
+def _to_images(data: Any) -> np.ndarray:
+    if not isinstance(data, list):
+        raise BadRequest(f"'data' must be a list of images, got {type(data).__name__}")
+    if not data:
+        raise BadRequest("'data' is empty; send at least one image")
+    ragged = BadRequest("'data' has rows of different lengths; every image must be 28x28 or 784")
+    try:
+        cells = np.array(data, dtype=object)
+    except ValueError:
+        raise ragged from None
+    if any(isinstance(v, list) for v in cells.flat):
+        raise ragged
+    kinds = {type(v) for v in cells.flat}
+    if not kinds <= {int, float}:
+        odd = next(v for v in cells.flat if type(v) not in (int, float))
+        raise BadRequest(f"'data' contains {json.dumps(odd)}; every pixel must be a number")
+    try:
+        images = cells.astype(np.float64)
+    except OverflowError:
+        images = np.full(cells.shape, np.inf)
+    if not np.isfinite(images).all():  # JSON allows integers too large for a float
+        raise BadRequest("'data' contains a number too large to be a pixel")
+    shape = images.shape
+    if shape == (PIXELS,) or shape == (28, 28):
+        images = images.reshape(1, PIXELS)
+    elif (images.ndim == 2 and shape[1] == PIXELS) or (images.ndim == 3 and shape[1:] == (28, 28)):
+        images = images.reshape(shape[0], PIXELS)
+    else:
+        raise BadRequest(
+            f"'data' has shape {list(shape)}; send one image ([784] or [28][28]) "
+            "or a batch ([n][784] or [n][28][28])"
+        )
+    limit = max_batch()
+    if len(images) > limit:
+        raise BadRequest(
+            f"{len(images)} images in one request; the limit is {limit} "
+            "(split the batch, or raise WORKSHOP_MAX_BATCH on the server)"
+        )
+    return images
+
+
+def run(raw: str) -> Any:
+    """Score one request: predictions and class probabilities, or HTTP 400 with the reason."""
+    if model is None:
+        return AMLResponse(
+            {"message": "the model is not loaded; init() failed"}, 503, json_str=True
+        )
+    try:
+        images = parse_request(raw)
+    except BadRequest as exc:
+        return AMLResponse({"message": str(exc)}, 400, json_str=True)
+    probabilities = model.predict_proba(images)
+    classes = [int(c) for c in model.classes_]
+    predictions = [classes[i] for i in np.argmax(probabilities, axis=1)]
+    return {
+        "predictions": predictions,
+        "probabilities": [[_round(p) for p in row] for row in probabilities],
+        "classes": classes,
+    }
+
+
+def _round(p: float) -> float:
+    return 0.0 if math.isnan(p) else round(float(p), 6)
