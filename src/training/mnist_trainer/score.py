@@ -136,7 +136,7 @@ def _to_images(data: Any) -> np.ndarray:
         images = np.full(cells.shape, np.inf)
     if not np.isfinite(images).all():  # JSON allows integers too large for a float
         raise BadRequest("'data' contains a number too large to be a pixel")
-    shape = images.shape
+    shape: tuple[int, ...] = images.shape
     if shape == (PIXELS,) or shape == (28, 28):
         images = images.reshape(1, PIXELS)
     elif (images.ndim == 2 and shape[1] == PIXELS) or (images.ndim == 3 and shape[1:] == (28, 28)):
