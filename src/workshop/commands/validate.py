@@ -1,0 +1,88 @@
+"""`workshop validate`: check the job YAMLs offline before Azure (or `workshop run`) sees them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+
+from workshop.errors import WorkshopError
+from workshop.paths import JOBS_DIR
+
+if TYPE_CHECKING:
+    from workshop.validate.findings import Report
+
+
+def register(app: typer.Typer) -> None:
+    app.command(name="validate")(validate)
+
+
+def validate(
+    paths: Annotated[
+        list[Path] | None,
+        typer.Argument(
+            metavar="[PATH]...",
+            help="YAML files or folders to check (folders recursively). Default: jobs/.",
+            show_default=False,
+        ),
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON document instead of a table.")
+    ] = False,
+) -> None:
+    """Validate Azure ML job, component, schedule, endpoint, environment and data YAMLs offline.
+
+    Each file is loaded with the matching azure-ai-ml loader and the SDK's own validation (no
+    credentials, no network), then checked for what the SDK misses offline: undeclared
+    ${{inputs.X}}/${{outputs.Y}}/${{search_space.K}} bindings, grid search spaces that are not all
+    `choice`, ${{parent...}} bindings to steps/outputs that do not exist, pipeline node inputs the
+    component does not declare, a sweep objective the training code never logs, missing local
+    files, code folders holding more than training code, and `azureml:` names this repository does
+    not create. Exits 1 when there is any error; warnings alone exit 0.
+    """
+    targets = paths or [JOBS_DIR]
+    missing = [p for p in targets if not p.exists()]
+    if missing:
+        raise WorkshopError(
+            f"no such file or folder: {', '.join(str(p) for p in missing)}",
+            hint="give YAML files or folders that exist, or no argument for jobs/",
+        )
+    from rich.progress import Progress
+
+    from workshop.validate import validate as run_validation
+
+    console = Console(stderr=as_json)
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task("loading azure-ai-ml", total=None)
+
+        def step(path: Path) -> None:
+            progress.update(task, description=f"checking {path.name}")
+
+        report = run_validation(targets, progress=step)
+
+    if as_json:
+        typer.echo(report.to_json())
+    else:
+        _print(console, report)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+def _print(console: Console, report: Report) -> None:
+    """One finding per entry (file: key: problem, then the fix): greppable, never wrapped."""
+    for f in sorted(report.findings, key=lambda f: (f.severity, f.display_file, f.key)):
+        style = "bold red" if f.severity == "error" else "yellow"
+        console.print(f"[{style}]{f.severity}[/]: ", end="", highlight=False)
+        console.print(
+            f"{f.display_file}: {f.key}: {f.message}\n  fix: {f.fix}",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+    verdict = "[bold red]failed[/]" if report.errors else "[bold green]ok[/]"
+    console.print(
+        f"{verdict}: {len(report.files)} file(s), {len(report.errors)} error(s), "
+        f"{len(report.warnings)} warning(s)"
+    )

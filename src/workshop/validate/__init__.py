@@ -1,0 +1,94 @@
+"""`workshop validate`: load every job YAML the way Azure ML would, offline, and check the rest.
+
+`validate(paths)` returns a `Report`; the command in workshop.commands.validate prints it. The
+pieces: documents.py (find, classify, load with azure-ai-ml), checks.py (what the SDK misses
+offline), metrics.py (which metric names the training code logs), findings.py (the report).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from workshop import names
+from workshop.paths import JOBS_DIR
+from workshop.validate.checks import Context, run_checks
+from workshop.validate.documents import (
+    Document,
+    detect_kind,
+    load_entity,
+    read_yaml,
+    sdk_loaders,
+    sdk_validate,
+    yaml_files,
+)
+from workshop.validate.findings import Finding, Report
+
+__all__ = ["Finding", "Report", "validate"]
+
+
+def validate(
+    paths: Iterable[Path],
+    *,
+    progress: Callable[[Path], None] | None = None,
+) -> Report:
+    """Validate every YAML named or under `paths`; `progress` is called once per file loaded."""
+    report = Report(files=yaml_files(paths))
+    ctx = Context(computes={names.COMPUTE_NAME}, models={names.MODEL_NAME})
+
+    # What this repository creates: the YAMLs under jobs/ plus the ones being validated.
+    for path in yaml_files([JOBS_DIR]):
+        data, _ = read_yaml(path)
+        kind = detect_kind(data) if data else None
+        if data and kind:
+            ctx.learn(Document(path, kind, data))
+
+    documents: list[Document] = []
+    unknown: list[Path] = []
+    for path in report.files:
+        data, problem = read_yaml(path)
+        if problem:
+            report.add(problem)
+            continue
+        assert data is not None
+        kind = detect_kind(data)
+        if kind is None:
+            unknown.append(path)
+            continue
+        doc = Document(path, kind, data)
+        documents.append(doc)
+        ctx.documents[path] = doc
+        ctx.learn(doc)
+
+    # conda files are named by an environment; anything else unrecognised is worth a warning.
+    conda_files = {
+        (doc.folder / str(doc.data["conda_file"])).resolve()
+        for doc in documents
+        if doc.kind == "environment" and doc.data.get("conda_file")
+    }
+    for path in unknown:
+        if path not in conda_files:
+            report.add(
+                Finding(
+                    "warning",
+                    "kind",
+                    path,
+                    "$schema",
+                    "not recognised as an Azure ML YAML (no known `$schema` or keys); skipped",
+                    "add the `$schema:` line of its kind, e.g. "
+                    "https://azuremlschemas.azureedge.net/latest/commandJob.schema.json",
+                )
+            )
+
+    loaders = sdk_loaders() if documents else {}
+    for doc in documents:
+        if progress:
+            progress(doc.path)
+        problem = load_entity(doc, loaders)
+        if problem:
+            report.add(problem)
+        for finding in sdk_validate(doc):
+            report.add(finding)
+        for finding in run_checks(doc, ctx):
+            report.add(finding)
+    return report
