@@ -4,10 +4,10 @@
                                     --best-model DIR --report DIR [--test-limit N]
 
 Both inputs are MLflow sklearn models (folders with an MLmodel file) that take raw pixels,
-(n, 784) values 0-255, and preprocess inside their own pipeline (mnist_trainer.common's contract). Logs `logreg_accuracy`,
-`knn_accuracy` and `accuracy` (the winner's), copies the winning model folder to --best-model and
-writes comparison.json to --report. A tie goes to the logistic regression: far smaller to ship and
-faster to serve.
+(n, 784) values 0-255, and preprocess inside their own pipeline (mnist_trainer.common's
+contract). Logs `logreg_accuracy`, `knn_accuracy` and `accuracy` (the winner's), copies the
+winning model folder to --best-model and writes comparison.json to --report. A tie goes to the
+logistic regression: far smaller to ship and faster to serve.
 """
 
 from __future__ import annotations
