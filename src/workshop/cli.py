@@ -29,6 +29,7 @@ app = typer.Typer(
 COMMAND_MODULES: list[str] = [
     "data",
     "cloud",
+    "validate",
 ]
 
 for _name in COMMAND_MODULES:
