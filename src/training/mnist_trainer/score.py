@@ -136,11 +136,12 @@ def _to_images(data: Any) -> np.ndarray:
         images = np.full(cells.shape, np.inf)
     if not np.isfinite(images).all():  # JSON allows integers too large for a float
         raise BadRequest("'data' contains a number too large to be a pixel")
-    shape: tuple[int, ...] = images.shape
-    if shape == (PIXELS,) or shape == (28, 28):
+    shape = images.shape
+    one_image = {(PIXELS,), (28, 28)}
+    if shape in one_image:
         images = images.reshape(1, PIXELS)
-    elif (images.ndim == 2 and shape[1] == PIXELS) or (images.ndim == 3 and shape[1:] == (28, 28)):
-        images = images.reshape(shape[0], PIXELS)
+    elif shape[1:] in one_image:
+        images = images.reshape(len(images), PIXELS)
     else:
         raise BadRequest(
             f"'data' has shape {list(shape)}; send one image ([784] or [28][28]) "
