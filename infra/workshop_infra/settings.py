@@ -319,20 +319,19 @@ def load_settings(values: Mapping[str, str], location: str | None) -> Settings:
 
 
 def settings_from_stack() -> Settings:
-    """Read the running stack's config (CLI or PULUMI_CONFIG) and validate it."""
-    import json
-    import os
-
+    """Read the running stack's config (set by the CLI, or PULUMI_CONFIG) and validate it."""
     import pulumi
+    from pulumi.runtime.config import CONFIG, get_config_env
 
-    prefix = f"{PROJECT}:"
-    raw_config = json.loads(os.environ.get("PULUMI_CONFIG", "{}") or "{}")
-    # The keys the stack sets (the SDK has no listing; PULUMI_CONFIG has them all).
-    values = {k[len(prefix) :]: str(v) for k, v in raw_config.items() if k.startswith(prefix)}
+    namespace = f"{PROJECT}:"
+    # Every key the stack sets, so a misspelt one is reported rather than ignored (the SDK's
+    # Config only answers for keys one asks about).
+    keys = {k for k in (*CONFIG.get(), *get_config_env()) if k.startswith(namespace)}
     config = pulumi.Config(PROJECT)
-    for setting in SETTINGS:
-        value = config.get(setting.key)
+    values: dict[str, str] = {}
+    for key in sorted(keys):
+        value = config.get(key[len(namespace) :])
         if value is not None:
-            values[setting.key] = value
+            values[key[len(namespace) :]] = value
     location = pulumi.Config("azure-native").get("location")
     return load_settings(values, location)

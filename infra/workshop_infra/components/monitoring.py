@@ -28,17 +28,17 @@ class Monitoring(pulumi.ComponentResource):
             ),
             opts=child,
         )
+        # Keyword form: ComponentArgs.resource_name clashes with the resource's own name argument
+        # (the SDK renames it resource_name_ only here).
         self.app_insights = applicationinsights.Component(
             "app-insights",
-            applicationinsights.ComponentArgs(
-                resource_name=scope.name("app_insights"),
-                resource_group_name=scope.resource_group_name,
-                location=scope.location,
-                kind="web",
-                application_type=applicationinsights.ApplicationType.WEB,
-                ingestion_mode=applicationinsights.IngestionMode.LOG_ANALYTICS,
-                workspace_resource_id=self.log_analytics.id,
-            ),
+            resource_name_=scope.name("app_insights"),
+            resource_group_name=scope.resource_group_name,
+            location=scope.location,
+            kind="web",
+            application_type=applicationinsights.ApplicationType.WEB,
+            ingestion_mode=applicationinsights.IngestionMode.LOG_ANALYTICS,
+            workspace_resource_id=self.log_analytics.id,
             opts=child,
         )
         self.register_outputs({"app_insights_id": self.app_insights.id})
