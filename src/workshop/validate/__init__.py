@@ -7,6 +7,7 @@ offline), metrics.py (which metric names the training code logs), findings.py (t
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -80,15 +81,18 @@ def validate(
                 )
             )
 
-    loaders = sdk_loaders() if documents else {}
-    for doc in documents:
-        if progress:
-            progress(doc.path)
-        problem = load_entity(doc, loaders)
-        if problem:
-            report.add(problem)
-        for finding in sdk_validate(doc):
-            report.add(finding)
-        for finding in run_checks(doc, ctx):
-            report.add(finding)
+    with warnings.catch_warnings():
+        # azure-ai-ml's schemas raise thousands of marshmallow deprecation warnings: not ours.
+        warnings.simplefilter("ignore")
+        loaders = sdk_loaders() if documents else {}
+        for doc in documents:
+            if progress:
+                progress(doc.path)
+            problem = load_entity(doc, loaders)
+            if problem:
+                report.add(problem)
+            for finding in sdk_validate(doc):
+                report.add(finding)
+            for finding in run_checks(doc, ctx):
+                report.add(finding)
     return report
