@@ -42,7 +42,7 @@ validate: setup ## offline validation of every job YAML under jobs/
 pytest: setup
 	$(BIN)/pytest
 
-test: lint typecheck pytest ## everything CI runs: lint, types, tests
+test: lint typecheck validate pytest ## everything CI runs: lint, types, tests
 
 demo: setup ## fetch MNIST and run the hands-on locally
 	$(BIN)/workshop demo
