@@ -92,11 +92,13 @@ class MirrorServer:
     def __init__(self) -> None:
         self.routes: dict[str, list[Response]] = {}
         self.hits: list[str] = []
-        routes, hits = self.routes, self.hits
+        self.accept_encodings: list[str | None] = []
+        routes, hits, encodings = self.routes, self.hits, self.accept_encodings
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 hits.append(self.path)
+                encodings.append(self.headers.get("Accept-Encoding"))
                 script = routes.get(self.path) or [status(404)]
                 (script.pop(0) if len(script) > 1 else script[0])(self)
 
@@ -207,6 +209,7 @@ def test_forbidden_mirror_moves_on_at_once(
 
     assert [r.source for r in results] == [server.url("good")] * 4
     assert len(server.hits_for("forbidden")) == 4  # one request per file: no retry on a 403
+    assert set(server.accept_encodings) == {"identity"}  # the published bytes, not re-encoded
     assert sleeps == []
     assert_identical(dest, source, files)
 

@@ -152,6 +152,8 @@ def fetch_files(
         requests.Session() as session,
         _progress_bar(console, enabled=progress) as bar,
     ):
+        # The .gz bytes exactly as published: no transfer compression to undo or get wrong.
+        session.headers.update({"Accept-Encoding": "identity", "User-Agent": "aml-workshop"})
         downloader = _Downloader(session, retry or RetryPolicy(), timeout, bar)
         for file in files:
             target = dest / file.name
