@@ -1,0 +1,215 @@
+"""Run the workshop components under Pulumi's mocks and record the resulting graph.
+
+`RecordingMonitor` sees every RegisterResource request, so besides the inputs the mocks get, it
+records the parent and the dependency URNs the SDK computed (explicit `depends_on` plus every
+resource an input Output came from): the same edges the engine orders creation by.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pulumi
+from mnist_trainer.idx import FILES, write_idx
+from pulumi.runtime import rpc
+from pulumi.runtime.mocks import MockCallArgs, MockMonitor, MockResourceArgs, Mocks
+from workshop_infra.components.environment import WorkshopEnvironment
+from workshop_infra.job_specs import JobSpecs, read_job_specs
+from workshop_infra.local_data import LocalFile
+from workshop_infra.settings import load_settings
+
+from workshop.paths import JOBS_DIR
+
+SUBSCRIPTION = "00000000-0000-0000-0000-00000000abcd"
+TENANT = "11111111-1111-1111-1111-111111111111"
+DEPLOYER = "22222222-2222-2222-2222-222222222222"
+WORKSPACE_PRINCIPAL = "33333333-3333-3333-3333-333333333333"
+SUFFIX = "x7k2q9"
+
+# The input that carries each azure-native resource's Azure name (becomes its `name` output).
+_NAME_INPUT = (
+    "accountName",
+    "vaultName",
+    "workspaceName",
+    "resourceName",
+    "registryName",
+    "computeName",
+    "containerName",
+    "resourceGroupName",
+    "roleAssignmentName",
+    "name",
+)
+_OWN_NAME_FIRST = {  # resources whose inputs also name their parent (resource group, workspace)
+    "azure-native:machinelearningservices:Compute": "computeName",
+    "azure-native:machinelearningservices:Datastore": "name",
+    "azure-native:machinelearningservices:DataVersion": "version",
+    "azure-native:machinelearningservices:EnvironmentVersion": "version",
+    "azure-native:storage:BlobContainer": "containerName",
+    "azure-native:authorization:RoleAssignment": "roleAssignmentName",
+}
+
+
+@dataclass
+class Registration:
+    type: str
+    name: str
+    urn: str
+    parent: str
+    dependencies: set[str]
+    custom: bool
+    inputs: dict[str, Any] = field(default_factory=dict)
+
+
+class RecordingMocks(Mocks):
+    def __init__(self) -> None:
+        self.invokes: list[MockCallArgs] = []
+
+    def new_resource(self, args: MockResourceArgs) -> tuple[str | None, dict]:
+        state = dict(args.inputs)
+        if args.typ == "random:index/randomString:RandomString":
+            state["result"] = SUFFIX
+        if args.typ == "azure-native:machinelearningservices:Workspace":
+            state["identity"] = {"type": "SystemAssigned", "principalId": WORKSPACE_PRINCIPAL}
+        own = _OWN_NAME_FIRST.get(args.typ)
+        keys = ((own,) if own else ()) + _NAME_INPUT
+        azure_name = next((state[k] for k in keys if isinstance(state.get(k), str)), args.name)
+        state.setdefault("name", azure_name)
+        if own:
+            state["name"] = azure_name
+        return f"/mock/{args.typ.split(':')[-1]}/{azure_name}", state
+
+    def call(self, args: MockCallArgs) -> dict:  # type: ignore[override]
+        self.invokes.append(args)
+        if args.token == "azure-native:authorization:getClientConfig":
+            return {
+                "subscriptionId": SUBSCRIPTION,
+                "tenantId": TENANT,
+                "objectId": DEPLOYER,
+                "clientId": "cli",
+            }
+        if args.token == "azure-native:resources:getResourceGroup":
+            name = args.args["resourceGroupName"]
+            return {
+                "name": name,
+                "location": "westeurope",
+                "id": f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{name}",
+            }
+        raise AssertionError(f"unexpected invoke {args.token}")
+
+
+class RecordingMonitor(MockMonitor):
+    def __init__(self, mocks: Mocks) -> None:
+        super().__init__(mocks)
+        self.registrations: dict[str, Registration] = {}
+
+    def RegisterResource(self, request: Any) -> Any:
+        response = super().RegisterResource(request)
+        if request.type != "pulumi:pulumi:Stack":
+            record = Registration(
+                type=request.type,
+                name=request.name,
+                urn=response.urn,
+                parent=request.parent,
+                dependencies=set(request.dependencies),
+                custom=bool(request.custom),
+                inputs=rpc.deserialize_properties(request.object) if request.custom else {},
+            )
+            self.registrations[response.urn] = record
+        return response
+
+
+@dataclass
+class Graph:
+    """Every registered resource, the stack outputs, and the invokes the program made."""
+
+    resources: list[Registration]
+    outputs: dict[str, Any]
+    invokes: list[MockCallArgs]
+
+    def of_type(self, type_token: str) -> list[Registration]:
+        return [r for r in self.resources if r.type == type_token]
+
+    def one(self, type_token: str) -> Registration:
+        found = self.of_type(type_token)
+        assert len(found) == 1, f"expected one {type_token}, found {len(found)}"
+        return found[0]
+
+    @property
+    def custom(self) -> list[Registration]:
+        return [r for r in self.resources if r.custom]
+
+    def depth(self) -> tuple[int, list[Registration]]:
+        """Critical path: the longest chain of resources that must be created one after another.
+
+        Edges are the dependency URNs; a dependency on a component counts as one on each of its
+        children (the SDK already expands those), so components themselves add no steps.
+        """
+        by_urn = {r.urn: r for r in self.resources}
+        memo: dict[str, list[Registration]] = {}
+
+        def chain(urn: str) -> list[Registration]:
+            if urn not in memo:
+                node = by_urn[urn]
+                longest: list[Registration] = []
+                for dep in node.dependencies:
+                    if dep in by_urn:
+                        candidate = chain(dep)
+                        if len(candidate) > len(longest):
+                            longest = candidate
+                memo[urn] = [*longest, node] if node.custom else longest
+            return memo[urn]
+
+        best = max((chain(r.urn) for r in self.resources), key=len)
+        return len(best), best
+
+
+@cache
+def job_specs() -> JobSpecs:
+    return read_job_specs(JOBS_DIR)
+
+
+def synthetic_mnist(directory: Path) -> tuple[LocalFile, ...]:
+    """Four small IDX files with the published names (the upload only needs paths and MD5s)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    for key, name in FILES.items():
+        n = 8 if key.startswith("train") else 4
+        array = (
+            rng.integers(0, 256, (n, 28, 28), dtype=np.uint8)
+            if key.endswith("images")
+            else rng.integers(0, 10, n, dtype=np.uint8)
+        )
+        write_idx(directory / name, array)
+    return tuple(LocalFile.of(directory / name) for name in FILES.values())
+
+
+def deploy(
+    values: Mapping[str, str],
+    files: Sequence[LocalFile],
+    location: str = "westeurope",
+) -> Graph:
+    """Build WorkshopEnvironment for these settings under mocks and return the recorded graph."""
+    mocks = RecordingMocks()
+    monitor = RecordingMonitor(mocks)
+    pulumi.runtime.set_mocks(
+        mocks, project="aml-workshop", stack="test", preview=False, monitor=monitor
+    )
+    settings = load_settings(values, location)
+    outputs: dict[str, Any] = {}
+
+    @pulumi.runtime.test
+    def program() -> pulumi.Output[None]:
+        environment = WorkshopEnvironment("workshop", settings, job_specs(), files)
+        exports = environment.exports()
+        keys = list(exports)
+        return pulumi.Output.all(*exports.values()).apply(
+            lambda values: outputs.update(zip(keys, values, strict=True))
+        )
+
+    program()
+    return Graph(list(monitor.registrations.values()), outputs, mocks.invokes)
