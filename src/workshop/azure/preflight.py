@@ -84,9 +84,16 @@ def check_provider(target: Target, arm: Arm, namespace: str) -> Check:
     )
 
 
-def _field(obj: Any, key: str) -> Any:
-    """SDK usage/size objects carry REST fields as attributes, nested ones sometimes as dicts."""
-    return obj.get(key) if isinstance(obj, dict) else getattr(obj, key, None)
+def _field(obj: Any, *keys: str) -> Any:
+    """The first of `keys` that is set. azure-ai-ml 1.35's Usage/VmSize copy the REST model's
+    `as_dict()` over their attributes, so values arrive under the camelCase REST names
+    (`currentValue`, `vCPUs`) while the documented snake_case ones stay None; nested values
+    (`name`) are dicts."""
+    for key in keys:
+        value = obj.get(key) if isinstance(obj, dict) else getattr(obj, key, None)
+        if value is not None:
+            return value
+    return None
 
 
 def _find_size(target: Target, ml: MLClient) -> Any | None:
@@ -98,7 +105,7 @@ def _find_size(target: Target, ml: MLClient) -> Any | None:
 def check_vm_size(target: Target, ml: MLClient, size: Any | None) -> Check:
     name = f"VM size {target.vm_size}"
     if size is not None:
-        cpus = _field(size, "v_cp_us")
+        cpus = _field(size, "v_cp_us", "vCPUs")
         return Check(name, PASS, f"offered in {target.location} ({cpus} vCPUs, {_family(size)})")
     return Check(
         name,
@@ -124,7 +131,7 @@ def check_quota(target: Target, ml: MLClient, size: Any | None) -> Check:
     name = f"vCPU quota ({kind})"
     if size is None:
         return Check(name, SKIP, "unknown VM size, so unknown family")
-    cpus = int(_field(size, "v_cp_us") or 0)
+    cpus = int(_field(size, "v_cp_us", "vCPUs") or 0)
     family = _family(size)
     usages = list(ml.compute.list_usage(location=target.location))
     if target.low_priority:  # low priority draws on one regional pool, not per family
@@ -141,7 +148,7 @@ def check_quota(target: Target, ml: MLClient, size: Any | None) -> Check:
             "check Quotas in the Azure ML studio or portal before the workshop",
         )
     limit = int(_field(usage, "limit") or 0)
-    used = int(_field(usage, "current_value") or 0)
+    used = int(_field(usage, "current_value", "currentValue") or 0)
     free = limit - used
     one, full = cpus, cpus * target.max_nodes
     detail = f"{free} of {limit} {pool} free; one node needs {one}, {target.max_nodes} need {full}"

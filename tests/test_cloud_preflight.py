@@ -1,0 +1,183 @@
+"""preflight on fake quota, VM-size, provider and soft-delete answers (real SDK entity objects)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.fakes.cloud import SUB, connect_to, fake_ml, run_cli, use_fake_pulumi
+from workshop.azure import preflight, session
+from workshop.azure.preflight import FAIL, PASS, SKIP, WARN, Target
+from workshop.azure.stack import stack_config
+
+TARGET = Target(
+    subscription_id=SUB,
+    location="westeurope",
+    vm_size="Standard_DS3_v2",
+    max_nodes=3,
+    low_priority=False,
+    prefix="mnistdev",
+)
+
+
+def usage(value: str, limit: int, current: int) -> Any:
+    """A Usage exactly as azure-ai-ml builds it from the REST answer."""
+    from azure.ai.ml._restclient.arm_ml_service.models import Usage as RestUsage
+    from azure.ai.ml.entities._compute._usage import Usage
+
+    rest = RestUsage({"name": {"value": value}, "limit": limit, "currentValue": current})
+    return Usage._from_rest_object(rest)
+
+
+def size(name: str, family: str, cpus: int) -> Any:
+    from azure.ai.ml._restclient.arm_ml_service.models import VirtualMachineSize
+    from azure.ai.ml.entities._compute._vm_size import VmSize
+
+    rest = VirtualMachineSize({"name": name, "family": family, "vCPUs": cpus})
+    return VmSize._from_rest_object(rest)
+
+
+class FakeArm:
+    def __init__(self, answers: dict[str, dict[str, Any] | None]) -> None:
+        self.answers = answers
+        self.paths: list[str] = []
+
+    def get(self, path: str, api_version: str) -> dict[str, Any] | None:
+        assert api_version
+        self.paths.append(path)
+        for suffix, answer in self.answers.items():
+            if path.endswith(suffix):
+                return answer
+        return None
+
+
+def registered(*missing: str) -> dict[str, dict[str, Any] | None]:
+    return {
+        f"/providers/{ns}": {
+            "registrationState": "NotRegistered" if ns in missing else "Registered"
+        }
+        for ns in preflight.PROVIDERS
+    }
+
+
+def ml_with(free_cpus: int, limit: int = 24, sizes: list[Any] | None = None) -> Any:
+    ml = fake_ml()
+    ml.compute.list_sizes.return_value = (
+        sizes if sizes is not None else [size("Standard_DS3_v2", "standardDSv2Family", 4)]
+    )
+    ml.compute.list_usage.return_value = [
+        usage("TotalDedicatedCores", 100, 0),
+        usage("standardDSv2Family", limit, limit - free_cpus),
+    ]
+    return ml
+
+
+def by_name(checks: list[preflight.Check]) -> dict[str, preflight.Check]:
+    return {c.name: c for c in checks}
+
+
+def test_a_ready_subscription_passes_every_check() -> None:
+    ml, arm = ml_with(free_cpus=24), FakeArm({**registered(), "/deletedVaults": {"value": []}})
+    checks = preflight.run_checks(TARGET, ml, arm)
+    outcomes = {c.name: c.outcome for c in checks}
+    assert outcomes.pop("workspace not soft-deleted") == SKIP  # no workspace name before up
+    assert set(outcomes.values()) == {PASS}, checks
+    ml.compute.list_usage.assert_called_once_with(location="westeurope")
+    ml.compute.list_sizes.assert_called_once_with(location="westeurope", compute_type="AmlCompute")
+
+
+def test_quota_for_no_node_fails_and_for_fewer_than_max_warns() -> None:
+    arm = FakeArm(registered())
+    none = by_name(preflight.run_checks(TARGET, ml_with(free_cpus=2), arm))[
+        "vCPU quota (dedicated)"
+    ]
+    assert none.outcome == FAIL
+    assert "2 of 24 standardDSv2Family vCPUs free; one node needs 4" in none.detail
+    assert "limit of at least 34" in none.fix  # 22 in use + 3 nodes x 4
+    some = by_name(preflight.run_checks(TARGET, ml_with(free_cpus=8), arm))[
+        "vCPU quota (dedicated)"
+    ]
+    assert some.outcome == WARN and "can reach 2 nodes" in some.detail
+
+
+def test_low_priority_uses_the_regional_low_priority_pool() -> None:
+    ml = ml_with(free_cpus=0)
+    ml.compute.list_usage.return_value.append(usage("TotalLowPriorityCores", 100, 0))
+    low = Target(**{**TARGET.__dict__, "low_priority": True})
+    check = by_name(preflight.run_checks(low, ml, FakeArm(registered())))[
+        "vCPU quota (low-priority)"
+    ]
+    assert check.outcome == PASS and "regional low-priority" in check.detail
+
+
+def test_a_vm_size_not_offered_fails_with_how_to_list_sizes() -> None:
+    ml = ml_with(free_cpus=24, sizes=[size("Standard_D2s_v3", "standardDSv3Family", 2)])
+    checks = by_name(preflight.run_checks(TARGET, ml, FakeArm(registered())))
+    assert checks["VM size Standard_DS3_v2"].outcome == FAIL
+    assert "az ml compute list-sizes" in checks["VM size Standard_DS3_v2"].fix
+    assert checks["vCPU quota (dedicated)"].outcome == SKIP
+
+
+def test_an_unregistered_provider_fails_with_the_register_command() -> None:
+    checks = preflight.run_checks(TARGET, ml_with(24), FakeArm(registered("Microsoft.Insights")))
+    check = by_name(checks)["provider Microsoft.Insights"]
+    assert check.outcome == FAIL
+    assert f"az provider register --namespace Microsoft.Insights --subscription {SUB}" in check.fix
+
+
+def test_soft_deleted_vaults_block_the_exact_name_and_warn_for_the_prefix() -> None:
+    deleted = {
+        "value": [
+            {"name": "mnistdev-kv-abc123", "properties": {"location": "westeurope"}},
+            {"name": "other-kv-zzz", "properties": {"location": "eastus"}},
+        ]
+    }
+    arm = FakeArm({**registered(), "/deletedVaults": deleted})
+    warn = by_name(preflight.run_checks(TARGET, ml_with(24), arm))["no soft-deleted key vault"]
+    assert warn.outcome == WARN and "mnistdev-kv-abc123" in warn.detail
+    assert "other-kv-zzz" not in warn.detail
+    exact = Target(**{**TARGET.__dict__, "key_vault_name": "mnistdev-kv-abc123"})
+    fail = by_name(preflight.run_checks(exact, ml_with(24), arm))["no soft-deleted key vault"]
+    assert fail.outcome == FAIL
+    assert "az keyvault purge --name mnistdev-kv-abc123 --location westeurope" in fail.fix
+
+
+def test_a_soft_deleted_workspace_fails_once_its_name_is_known() -> None:
+    known = Target(**{**TARGET.__dict__, "workspace_name": "ws1", "resource_group": "rg1"})
+    arm = FakeArm(
+        {**registered(), "/workspaces/ws1": {"properties": {"provisioningState": "SoftDeleted"}}}
+    )
+    check = by_name(preflight.run_checks(known, ml_with(24), arm))["workspace not soft-deleted"]
+    assert check.outcome == FAIL and "Recently deleted" in check.fix
+    assert any(
+        p.endswith("/resourceGroups/rg1/providers/Microsoft.MachineLearningServices/workspaces/ws1")
+        for p in arm.paths
+    )
+
+
+def test_cli_reads_the_stack_config_prints_the_table_and_exits_1_on_failure(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    use_fake_pulumi(monkeypatch, tmp_path, {})  # the stack has not been deployed yet
+    ml = ml_with(free_cpus=2)
+    connect_to(monkeypatch, ml)
+    arm = FakeArm({**registered(), "/deletedVaults": {"value": []}})
+    monkeypatch.setattr(session, "make_arm", lambda _cred: arm)
+    code, out, err = run_cli(capsys, "preflight", "--stack", "dev", "--subscription", SUB)
+    assert code == 1
+    config, _ = stack_config("dev")  # Pulumi.yaml defaults overlaid by Pulumi.dev.yaml
+    location, nodes = config["azure-native:location"], config["computeMaxNodes"]
+    assert f"subscription {SUB}, {location}, {nodes} x {config['computeVmSize']}" in out
+    assert "vCPU quota (dedicated)" in out and "fail" in out
+    assert "1 preflight check(s) failed: vCPU quota (dedicated)" in err
+
+
+def test_cli_needs_a_subscription_before_the_stack_exists(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    use_fake_pulumi(monkeypatch, tmp_path, {})
+    monkeypatch.delenv("AZURE_SUBSCRIPTION_ID", raising=False)
+    code, _, err = run_cli(capsys, "preflight", "--stack", "dev")
+    assert code == 1 and "no subscription id" in err and "--subscription" in err
