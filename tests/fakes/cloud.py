@@ -47,7 +47,7 @@ def fake_ml() -> Any:
     return ml
 
 
-def job(name: str, status: str, **extra: Any) -> SimpleNamespace:
+def job(name: str, status: str, **extra: Any) -> Any:
     """What `jobs.get`/`create_or_update` return, with the fields the commands read."""
     fields: dict[str, Any] = {
         "name": name,
