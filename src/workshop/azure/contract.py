@@ -17,9 +17,11 @@ WORKSPACE_NAME = "workspaceName"
 STUDIO_URL = "studioUrl"
 COMPUTE_NAME = "computeName"
 DATASTORE_NAME = "datastoreName"
-DATA_ASSET_NAME = "dataAssetName"
+DATA_ASSET = "dataAsset"  # azureml:mnist:1
+ENVIRONMENT = "environment"  # azureml:mnist-sklearn:1
 CONFIG_JSON = "configJson"
 KEY_VAULT_NAME = "keyVaultName"
+"""Not exported by infra today; preflight then checks deleted vaults by the name prefix."""
 
 REQUIRED_OUTPUTS = (SUBSCRIPTION_ID, RESOURCE_GROUP, WORKSPACE_NAME)
 """Without these no command can reach the workspace."""
