@@ -1,0 +1,270 @@
+"""From a job YAML to concrete values: `--set` overrides, `azureml:` assets, `${{...}}` in commands.
+
+The YAML is loaded with azure-ai-ml's `load_job` (its schema, defaults and errors are Azure's),
+and the runner works on the entity's dictionary form, in which components are inlined and `code`
+folders are absolute.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from workshop.errors import WorkshopError
+from workshop.paths import JOBS_DIR, ROOT, data_cache
+
+ASSET_REF = re.compile(
+    r"^azureml:(?P<name>[A-Za-z0-9][A-Za-z0-9_.-]*)(?:@latest|:(?P<ver>[^/@:]+))$"
+)
+PLACEHOLDER = re.compile(r"\$\{\{\s*(?P<ref>[A-Za-z_][\w.]*)\s*\}\}")
+OPTIONAL = re.compile(r"\$\[\[(?P<body>.*?)\]\]", re.DOTALL)
+# Keys `--set` may add although the YAML leaves them out (they have service defaults).
+OPTIONAL_KEYS = {
+    "limits": {"max_total_trials", "max_concurrent_trials", "timeout", "trial_timeout"},
+    "settings": {"continue_on_step_failure"},
+}
+
+
+@dataclass
+class LoadedJob:
+    """A job YAML after `--set`: the SDK entity and its dictionary form."""
+
+    path: Path
+    entity: Any
+    spec: dict[str, Any]
+
+    @property
+    def kind(self) -> str:
+        return str(self.spec.get("type", "command"))
+
+    @property
+    def folder(self) -> Path:
+        return self.path.parent
+
+    @property
+    def experiment(self) -> str:
+        """The YAML's experiment_name; like the az CLI, the current folder's name without one."""
+        return str(getattr(self.entity, "experiment_name", None) or Path.cwd().name)
+
+
+def parse_sets(pairs: list[str]) -> dict[str, Any]:
+    """`key=value` strings; values are read as YAML scalars (5 → int, true → bool, x → str)."""
+    parsed: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise WorkshopError(
+                f"--set {pair!r} is not key=value", hint="write e.g. --set inputs.kmax=5"
+            )
+        try:
+            parsed[key.strip()] = yaml.safe_load(value) if value else ""
+        except yaml.YAMLError:
+            parsed[key.strip()] = value
+    return parsed
+
+
+def load(path: Path, overrides: dict[str, Any]) -> LoadedJob:
+    """Load a job YAML with azure-ai-ml and apply `--set` overrides (each must name a real key)."""
+    if not path.is_file():
+        raise WorkshopError(
+            f"{path}: no such file", hint="pass a job YAML, e.g. jobs/train-knn.yml"
+        )
+    entity = _load_job(path, [])
+    spec = entity._to_dict()
+    for key in overrides:
+        _check_key(path, spec, key)
+    if overrides:
+        entity = _load_job(path, [{key: value} for key, value in overrides.items()])
+        spec = entity._to_dict()
+    if spec.get("type") not in {"command", "sweep", "pipeline"}:
+        raise WorkshopError(
+            f"{path}: job type {spec.get('type')!r} cannot run locally",
+            hint="workshop run handles command, sweep and pipeline jobs",
+        )
+    return LoadedJob(path.resolve(), entity, spec)
+
+
+def _load_job(path: Path, params_override: list[dict[str, Any]]) -> Any:
+    import logging
+
+    from azure.ai.ml import load_job
+
+    # The SDK sets its logger to INFO on import and announces every experimental class.
+    logging.getLogger("azure.ai.ml").setLevel(logging.ERROR)
+    from azure.ai.ml.exceptions import ValidationException
+    from marshmallow.exceptions import ValidationError
+
+    try:
+        return load_job(path, params_override=params_override)
+    except (ValidationException, ValidationError, yaml.YAMLError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise WorkshopError(
+            f"{path}: azure-ai-ml cannot load it: {first}",
+            hint=f"run `workshop validate {path}` for every problem with its fix",
+        ) from None
+
+
+def _check_key(path: Path, spec: dict[str, Any], key: str) -> None:
+    node: Any = spec
+    parts = key.split(".")
+    for depth, part in enumerate(parts):
+        parent = parts[depth - 1] if depth else None
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+            continue
+        if isinstance(node, dict) and depth == len(parts) - 1 and parent is not None:
+            if part in OPTIONAL_KEYS.get(parent, set()):
+                return
+            component = spec_of_node(node_parent(spec, parts[:depth])) if parent == "inputs" else {}
+            if part in component.get("inputs", {}):
+                return
+        where = ".".join(parts[:depth]) or "the top level"
+        known = ", ".join(sorted(node)) if isinstance(node, dict) else "none (not a mapping)"
+        raise WorkshopError(
+            f"--set {key}: {path.name} has no key {part!r} under {where} (keys there: {known})",
+            hint="use a key the YAML has, e.g. --set inputs.kmax=5 or limits.max_total_trials=4",
+        )
+
+
+def node_parent(spec: dict[str, Any], parts: list[str]) -> dict[str, Any]:
+    """The mapping that holds `inputs` at the dotted path `parts` (minus the trailing 'inputs')."""
+    node: Any = spec
+    for part in parts[:-1]:
+        node = node.get(part, {}) if isinstance(node, dict) else {}
+    return node if isinstance(node, dict) else {}
+
+
+def spec_of_node(node: dict[str, Any]) -> dict[str, Any]:
+    """The component a pipeline node runs (a sweep node's trial), inlined by the SDK."""
+    component = node.get("component") or node.get("trial") or {}
+    return component if isinstance(component, dict) else {}
+
+
+class Assets:
+    """The data and environment YAMLs a job can name with `azureml:NAME@latest` or `:VERSION`.
+
+    Looked up in the job's own folder first, then in jobs/, so test fixtures can bring their own.
+    """
+
+    def __init__(self, *folders: Path) -> None:
+        from workshop.validate.documents import detect_kind
+
+        self.found: dict[tuple[str, str], list[tuple[Path, dict[str, Any]]]] = {}
+        seen: set[Path] = set()
+        for folder in [*folders, JOBS_DIR]:
+            for path in sorted(folder.glob("*.y*ml")):
+                if path.resolve() in seen:
+                    continue
+                seen.add(path.resolve())
+                try:
+                    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+                except (OSError, yaml.YAMLError):
+                    continue
+                if isinstance(data, dict) and "name" in data:
+                    kind = detect_kind(data)
+                    if kind in {"data", "environment"}:
+                        key = (kind, str(data["name"]))
+                        self.found.setdefault(key, []).append((path.resolve(), data))
+
+    def lookup(self, kind: str, ref: str) -> tuple[Path, dict[str, Any]] | None:
+        match = ASSET_REF.match(ref)
+        if not match:
+            return None
+        candidates = self.found.get((kind, match["name"]), [])
+        version = match["ver"]
+        for path, data in candidates:
+            if version is None or str(data.get("version")) == version:
+                return path, data
+        return None
+
+    def data_path(self, ref: str, where: str) -> Path:
+        """The local folder or file behind a data asset reference."""
+        hit = self.lookup("data", ref)
+        if hit is None:
+            raise WorkshopError(
+                f"{where}: no data asset YAML here defines {ref.removeprefix('azureml:')}",
+                hint="add a data asset YAML to jobs/ (name, version, path) or use a local path",
+            )
+        path, data = hit
+        local = (path.parent / str(data.get("path", ""))).resolve()
+        if local == (ROOT / "data" / "mnist").resolve():
+            local = data_cache().resolve()  # WORKSHOP_DATA_DIR moves the data cache
+        if not local.exists():
+            raise WorkshopError(
+                f"{where}: data asset {ref.removeprefix('azureml:')} ({_short(path)}) "
+                f"points at {local}, which does not exist",
+                hint="run `workshop data fetch` to download MNIST into the data cache",
+            )
+        return local
+
+
+def resolve_input(value: Any, base: Path, assets: Assets, where: str) -> str:
+    """One input as the command sees it: literals as text, data as a local path."""
+    if isinstance(value, dict):
+        path = value.get("path")
+        if path is None:
+            if "default" in value:
+                return resolve_input(value["default"], base, assets, where)
+            raise WorkshopError(
+                f"{where}: the input has no path or value", hint="give it `path:` or a literal"
+            )
+        return resolve_path(str(path), base, assets, where)
+    return literal(value)
+
+
+def literal(value: Any) -> str:
+    """A literal input as the command line gets it."""
+    if isinstance(value, bool):
+        return "True" if value else "False"  # how Azure ML renders a boolean input
+    return str(value)
+
+
+def resolve_path(path: str, base: Path, assets: Assets, where: str) -> str:
+    if ASSET_REF.match(path):
+        return str(assets.data_path(path, where))
+    if path.startswith(("azureml://", "http://", "https://", "wasbs://", "abfss://")):
+        raise WorkshopError(
+            f"{where}: {path} is cloud storage, which a local run cannot read",
+            hint="use a data asset defined in jobs/ (azureml:mnist:1) or a local folder",
+        )
+    # The SDK writes a sweep's local input path as `azureml:<path>`: strip it back.
+    local = (base / path.removeprefix("azureml:")).resolve()
+    if not local.exists():
+        raise WorkshopError(f"{where}: local path {local} does not exist", hint="fix the path")
+    return str(local)
+
+
+def render(command: str, values: dict[str, str], where: str) -> str:
+    """Replace `${{inputs.x}}`, `${{outputs.y}}`, `${{search_space.k}}` with shell-quoted values.
+
+    `$[[ ... ]]` segments are optional: kept (without the brackets) when every reference in them
+    has a value, dropped otherwise, as Azure ML does.
+    """
+
+    def optional(match: re.Match[str]) -> str:
+        refs = [m["ref"] for m in PLACEHOLDER.finditer(match["body"])]
+        return match["body"] if all(ref in values for ref in refs) else ""
+
+    def substitute(match: re.Match[str]) -> str:
+        ref = match["ref"]
+        if ref not in values:
+            known = ", ".join(sorted(values)) or "none"
+            raise WorkshopError(
+                f"{where}: the command uses ${{{{{ref}}}}}, which has no value (known: {known})",
+                hint="declare it under inputs/outputs/search_space, or fix the name",
+            )
+        return shlex.quote(values[ref])
+
+    return PLACEHOLDER.sub(substitute, OPTIONAL.sub(optional, command))
+
+
+def _short(path: Path) -> str:
+    try:
+        return str(path.relative_to(ROOT))
+    except ValueError:
+        return str(path)

@@ -1,0 +1,172 @@
+"""Command jobs, and the one way every command runs: a job, a sweep trial or a pipeline step.
+
+A `Task` is a command with its inputs bound; `run_tasks` gives each one a fresh folder with its
+outputs, an MLflow run nested under the parent, a log (`user_logs/std_log.txt`, Azure's name),
+and a status read from its exit code.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from workshop.errors import WorkshopError
+from workshop.runner import binding
+from workshop.runner.process import Launch, Outcome, child_environment, run_all
+from workshop.runner.records import FAILED, FINISHED, KILLED, SKIPPED, Interrupted, RunRecord
+from workshop.runner.tracking import Tracker
+
+
+@dataclass
+class Context:
+    """What every part of one local run shares."""
+
+    job: binding.LoadedJob
+    tracker: Tracker
+    assets: binding.Assets
+    cores: int
+    folder: Path  # .workshop/runs/<run-id>
+
+
+@dataclass
+class Task:
+    """A command ready to run: its template, code folder and bound values."""
+
+    name: str
+    kind: str  # command | trial | step
+    command: str
+    code: Path
+    values: dict[str, str]  # "inputs.x" / "search_space.k" -> text
+    outputs: list[str]
+    env: dict[str, str] = field(default_factory=dict)
+    params: dict[str, Any] = field(default_factory=dict)
+    timeout: float | None = None
+
+
+def component_task(
+    name: str,
+    kind: str,
+    component: dict[str, Any],
+    given: dict[str, Any],
+    resolve: Callable[[Any, str], str],
+    where: str,
+) -> Task:
+    """Bind a component's declared inputs from `given` (else its defaults) into a Task."""
+    values: dict[str, str] = {}
+    declared: dict[str, Any] = component.get("inputs") or {}
+    for input_name, spec in declared.items():
+        spec = spec if isinstance(spec, dict) else {}
+        if input_name in given and given[input_name] is not None:
+            values[f"inputs.{input_name}"] = resolve(given[input_name], f"{where}.{input_name}")
+        elif "default" in spec:
+            values[f"inputs.{input_name}"] = binding.literal(spec["default"])
+        elif not spec.get("optional"):
+            raise WorkshopError(
+                f"{where}: input {input_name!r} has no value and no default",
+                hint=f"bind it in the YAML (inputs: {input_name}: ...) or --set it",
+            )
+    code = component.get("code")
+    if not code:
+        raise WorkshopError(f"{where}: no `code` folder", hint="set code: ../src/training")
+    return Task(
+        name=name,
+        kind=kind,
+        command=str(component["command"]),
+        code=Path(str(code)),
+        values=values,
+        outputs=list((component.get("outputs") or {}).keys()),
+        env={k: str(v) for k, v in (component.get("environment_variables") or {}).items()},
+    )
+
+
+def run_command_job(ctx: Context) -> RunRecord:
+    """A command job: one task, one top-level MLflow run."""
+    spec = ctx.job.spec
+    component = dict(spec["component"])
+    component["environment_variables"] = {
+        **(component.get("environment_variables") or {}),
+        **(spec.get("environment_variables") or {}),
+    }
+    given = spec.get("inputs") or {}
+    task = component_task(
+        ctx.job.path.stem,
+        "command",
+        component,
+        given,
+        lambda value, where: binding.resolve_input(value, ctx.job.folder, ctx.assets, where),
+        f"{ctx.job.path.name}: inputs",
+    )
+    task.outputs = list((spec.get("outputs") or {}).keys()) or task.outputs
+    [record] = run_tasks(ctx, [task], [ctx.folder], parent=None)
+    return record
+
+
+def run_tasks(
+    ctx: Context,
+    tasks: list[Task],
+    folders: list[Path],
+    *,
+    parent: str | None,
+    concurrency: int = 1,
+    deadline: float | None = None,
+) -> list[RunRecord]:
+    """Run tasks (at most `concurrency` at once), each in its folder, each its own MLflow run."""
+    records = [RunRecord(task.name, task.kind, params=dict(task.params)) for task in tasks]
+    launches: list[Launch] = []
+    for task, folder, record in zip(tasks, folders, records, strict=True):
+        outputs = {name: folder / "outputs" / name for name in task.outputs}
+        values = {**task.values, **{f"outputs.{n}": str(p) for n, p in outputs.items()}}
+        command = binding.render(task.command, values, f"{task.name}: command")
+        record.folder = str(folder)
+        record.outputs = {name: str(path) for name, path in outputs.items()}
+        launches.append(
+            Launch(
+                label=task.name,
+                command=command,
+                cwd=task.code,
+                env=child_environment(task.env),
+                log_path=folder / "user_logs" / "std_log.txt",
+                timeout=task.timeout,
+            )
+        )
+    started: dict[int, float] = {}
+
+    def on_start(i: int) -> dict[str, str]:
+        for path in records[i].outputs.values():
+            Path(path).mkdir(parents=True, exist_ok=True)
+        run_id = ctx.tracker.start(tasks[i].name, parent, {"workshop.kind": tasks[i].kind})
+        records[i].run_id = run_id
+        for key, value in tasks[i].params.items():
+            # A tag, not a param: the training script logs its own params, and MLflow refuses
+            # a param logged twice with different spellings (3 and 3.0).
+            ctx.tracker.client.set_tag(run_id, f"sweep.{key}", value)
+        started[i] = time.monotonic()
+        return ctx.tracker.child_env(run_id)
+
+    def on_exit(i: int, outcome: Outcome) -> None:
+        record = records[i]
+        record.seconds = outcome.seconds
+        record.status = FINISHED if outcome.ok else KILLED if outcome.how == "killed" else FAILED
+        if not outcome.ok:
+            record.error = outcome.describe()
+            if outcome.how == "timeout":
+                record.error = f"timed out after {outcome.seconds:.0f} s"
+        assert record.run_id is not None
+        ctx.tracker.log_artifact(record.run_id, launches[i].log_path, "user_logs")
+        ctx.tracker.end(record.run_id, record.status)
+        record.metrics = ctx.tracker.metrics(record.run_id)
+
+    try:
+        outcomes = run_all(
+            launches, concurrency=concurrency, deadline=deadline, on_start=on_start, on_exit=on_exit
+        )
+    except KeyboardInterrupt:
+        raise Interrupted(records) from None
+    for record, outcome in zip(records, outcomes, strict=True):
+        if outcome.how == "not_started":
+            record.status = SKIPPED
+            record.error = "not started (the sweep's timeout or an interrupt came first)"
+    return records

@@ -1,0 +1,107 @@
+"""Run one job YAML locally: load it, set up the run folder and tracking, dispatch on its type."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from workshop.errors import WorkshopError
+from workshop.paths import runs_dir
+from workshop.runner import binding
+from workshop.runner.command import Context, Task, run_command_job
+from workshop.runner.environment import pin_warnings
+from workshop.runner.pipeline import run_pipeline
+from workshop.runner.process import sigterm_as_interrupt
+from workshop.runner.records import KILLED, Interrupted, RunRecord
+from workshop.runner.sweep import run_sweep
+from workshop.runner.tracking import Tracker
+
+console = Console(stderr=True)
+
+
+@dataclass
+class RunOptions:
+    overrides: dict[str, Any] = field(default_factory=dict)
+    cores: int | None = None  # default: os.cpu_count()
+
+
+def run_job(path: Path, options: RunOptions | None = None) -> RunRecord:
+    """Run a command, sweep or pipeline job YAML here; returns its record (status KILLED if
+    interrupted: every child process has been stopped by then)."""
+    options = options or RunOptions()
+    job = binding.load(Path(path), options.overrides)
+    assets = binding.Assets(job.folder)
+    cores = options.cores or os.cpu_count() or 1
+    experiment = job.experiment
+    run_name = f"{job.path.stem}-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
+    folder = runs_dir() / "runs" / run_name
+    _report_compute(job, assets, cores)
+    tracker = Tracker(experiment)
+    ctx = Context(job, tracker, assets, cores, folder)
+    started = time.monotonic()
+    with sigterm_as_interrupt():
+        try:
+            record = _dispatch(ctx)
+        except Interrupted as exc:
+            record = exc.records[0] if exc.records else RunRecord(job.path.stem, job.kind)
+            record.status = KILLED
+            record.error = "interrupted (Ctrl-C or SIGTERM): every child process was stopped"
+    record.seconds = time.monotonic() - started
+    record.folder = str(folder)
+    record.experiment = experiment
+    return record
+
+
+def _dispatch(ctx: Context) -> RunRecord:
+    spec = ctx.job.spec
+    if ctx.job.kind == "command":
+        return run_command_job(ctx)
+    if ctx.job.kind == "pipeline":
+        return run_pipeline(ctx)
+    trial = spec.get("trial") or {}
+
+    def trial_task(params: dict[str, Any]) -> Task:
+        values = {
+            f"inputs.{name}": binding.resolve_input(
+                value, ctx.job.folder, ctx.assets, f"{ctx.job.path.name}: inputs.{name}"
+            )
+            for name, value in (spec.get("inputs") or {}).items()
+        }
+        values.update({f"search_space.{k}": binding.literal(v) for k, v in params.items()})
+        if not trial.get("code"):
+            raise WorkshopError(f"{ctx.job.path.name}: trial has no `code` folder")
+        return Task(
+            name="trial",
+            kind="trial",
+            command=str(trial["command"]),
+            code=Path(str(trial["code"])),
+            values=values,
+            outputs=list((spec.get("outputs") or {}).keys()),
+            env={k: str(v) for k, v in (trial.get("environment_variables") or {}).items()},
+        )
+
+    return run_sweep(ctx, ctx.job.path.stem, spec, trial_task, ctx.folder, None)
+
+
+def _report_compute(job: binding.LoadedJob, assets: binding.Assets, cores: int) -> None:
+    spec = job.spec
+    compute = spec.get("compute") or (spec.get("settings") or {}).get("default_compute")
+    component = spec.get("component") or spec.get("trial") or {}
+    environment = spec.get("environment") or component.get("environment")
+    if not environment:
+        for node in (spec.get("jobs") or {}).values():
+            environment = environment or binding.spec_of_node(node).get("environment")
+    console.print(
+        f"compute: {compute or '(none)'} -> local ({cores} cores); "
+        f"environment: {environment or '(none)'} -> local virtualenv",
+        highlight=False,
+        soft_wrap=True,
+    )
+    for warning in pin_warnings(environment, assets):
+        console.print(f"[yellow]warning:[/] version differs from the environment: {warning}")

@@ -1,0 +1,62 @@
+"""How a local run is shown: a table of every run, trial and step, and the `--json` document."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from workshop.runner.records import RunRecord
+from workshop.runner.tracking import ui_command
+
+STYLE = {"FINISHED": "green", "FAILED": "red", "KILLED": "yellow", "SKIPPED": "dim"}
+
+
+def table(record: RunRecord) -> Table:
+    out = Table(title=f"{record.kind} {record.name}: {record.status}", title_justify="left")
+    for column in ("run", "status", "seconds", "metrics", "params / note"):
+        out.add_column(column)
+
+    best_names = {r.best for r in _walk(record) if r.best}
+
+    def add(item: RunRecord, depth: int) -> None:
+        metrics = ", ".join(f"{k}={v:.4g}" for k, v in sorted(item.metrics.items())[:6])
+        note = item.error or ", ".join(f"{k}={v}" for k, v in item.params.items())
+        if (record.best and item.name == record.best) or (item.best and depth == 0):
+            note = (note + " " if note else "") + ("[bold]best[/]" if depth else "")
+        marker = " (best)" if item.name == record.best else ""
+        style = STYLE.get(item.status, "")
+        out.add_row(
+            "  " * depth + item.name + marker,
+            f"[{style}]{item.status}[/]" if style else item.status,
+            f"{item.seconds:.1f}",
+            metrics,
+            note.strip(),
+        )
+        for child in item.children:
+            add(child, depth + 1)
+
+    add(record, 0)
+    return out
+
+
+def _walk(record: RunRecord) -> list[RunRecord]:
+    return [record, *(r for child in record.children for r in _walk(child))]
+
+
+def print_report(record: RunRecord, console: Console) -> None:
+    console.print(table(record))
+    if record.outputs:
+        for name, path in record.outputs.items():
+            console.print(f"output {name}: {path}", highlight=False, soft_wrap=True)
+    console.print(f"run folder: {record.folder}", highlight=False, soft_wrap=True)
+    console.print(f"see every run: {ui_command()}", highlight=False, soft_wrap=True)
+
+
+def json_document(record: RunRecord) -> str:
+    data: dict[str, Any] = {"job_type": record.kind, "experiment": record.experiment}
+    data.update(record.to_dict())
+    data["mlflow_ui"] = ui_command()
+    return json.dumps(data, indent=2)
