@@ -30,6 +30,7 @@ COMMAND_MODULES: list[str] = [
     "data",
     "cloud",
     "validate",
+    "run",
 ]
 
 for _name in COMMAND_MODULES:
