@@ -171,4 +171,3 @@ def _run_step(
     raise WorkshopError(
         f"{where}: step type {kind!r} cannot run locally", hint="use command or sweep steps"
     )
-

@@ -24,9 +24,7 @@ def table(record: RunRecord) -> Table:
     def add(item: RunRecord, depth: int) -> None:
         metrics = ", ".join(f"{k}={v:.4g}" for k, v in sorted(item.metrics.items())[:6])
         note = item.error or ", ".join(f"{k}={v}" for k, v in item.params.items())
-        if (record.best and item.name == record.best) or (item.best and depth == 0):
-            note = (note + " " if note else "") + ("[bold]best[/]" if depth else "")
-        marker = " (best)" if item.name == record.best else ""
+        marker = " (best)" if depth and item.name in best_names else ""
         style = STYLE.get(item.status, "")
         out.add_row(
             "  " * depth + item.name + marker,
