@@ -126,8 +126,16 @@ def _from_config_file(path: Path) -> Workspace:
 
 
 def make_credential() -> TokenCredential:
-    """DefaultAzureCredential (CLI login, environment, workload identity, managed identity)."""
+    """DefaultAzureCredential (CLI login, environment, workload identity, managed identity).
+
+    Its warning that lists every credential it tried is silenced: a failure surfaces once, as
+    the WorkshopError from `azure_errors` with the fix.
+    """
+    import logging
+
     from azure.identity import DefaultAzureCredential
+
+    logging.getLogger("azure.identity").setLevel(logging.ERROR)
 
     return DefaultAzureCredential()
 
