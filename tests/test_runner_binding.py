@@ -1,0 +1,96 @@
+"""Runner pieces that need no child process: --set, asset lookup, command rendering, sampling."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from workshop.errors import WorkshopError
+from workshop.runner import binding
+from workshop.runner.pipeline import order
+from workshop.runner.sweep import sample
+
+FIXTURES = Path(__file__).parent / "fixtures" / "runner"
+
+
+def test_parse_sets_reads_yaml_scalars_and_rejects_missing_equals() -> None:
+    assert binding.parse_sets(["inputs.kmax=5", "a.b=pca50", "c=true", "d=0.5"]) == {
+        "inputs.kmax": 5,
+        "a.b": "pca50",
+        "c": True,
+        "d": 0.5,
+    }
+    with pytest.raises(WorkshopError, match="not key=value"):
+        binding.parse_sets(["inputs.kmax"])
+
+
+def test_set_applies_known_keys_and_names_the_unknown_one() -> None:
+    job = binding.load(FIXTURES / "sweep.yml", {"limits.max_total_trials": 2, "inputs.sleep": 1})
+    assert job.spec["limits"]["max_total_trials"] == 2
+    assert job.spec["inputs"]["sleep"] == 1
+    with pytest.raises(WorkshopError, match=r"no key 'nope' under inputs \(keys there: data, "):
+        binding.load(FIXTURES / "sweep.yml", {"inputs.nope": 1})
+    with pytest.raises(WorkshopError, match="no key 'max_totl_trials' under limits"):
+        binding.load(FIXTURES / "sweep.yml", {"limits.max_totl_trials": 1})
+
+
+def test_set_may_bind_a_declared_component_input_of_a_pipeline_step() -> None:
+    job = binding.load(FIXTURES / "pipeline.yml", {"jobs.independent.inputs.fail_on": 7})
+    assert job.spec["jobs"]["independent"]["inputs"]["fail_on"] == 7
+    with pytest.raises(WorkshopError, match=r"no key 'typo' under jobs\.independent\.inputs"):
+        binding.load(FIXTURES / "pipeline.yml", {"jobs.independent.inputs.typo": 7})
+
+
+def test_data_asset_resolves_to_its_local_path_or_says_to_fetch(tmp_path, monkeypatch) -> None:
+    assets = binding.Assets(FIXTURES)
+    assert assets.data_path("azureml:tiny@latest", "x") == (FIXTURES / "data").resolve()
+    assert assets.data_path("azureml:tiny:1", "x") == (FIXTURES / "data").resolve()
+    with pytest.raises(WorkshopError, match="no data asset YAML here defines tiny:2"):
+        assets.data_path("azureml:tiny:2", "x")
+    # jobs/data-mnist.yml points at the data cache, which WORKSHOP_DATA_DIR moves.
+    monkeypatch.setenv("WORKSHOP_DATA_DIR", str(tmp_path / "absent"))
+    with pytest.raises(WorkshopError, match="workshop data fetch"):
+        assets.data_path("azureml:mnist:1", "inputs.mnist")
+    monkeypatch.setenv("WORKSHOP_DATA_DIR", str(tmp_path))
+    assert assets.data_path("azureml:mnist@latest", "inputs.mnist") == tmp_path.resolve()
+
+
+def test_render_quotes_values_drops_unbound_optional_parts_and_names_unknown_refs() -> None:
+    command = "run --a ${{inputs.a}} $[[--b ${{inputs.b}}]] --o ${{outputs.m}}"
+    values = {"inputs.a": "two words", "outputs.m": "/out"}
+    assert binding.render(command, values, "w") == "run --a 'two words'  --o /out"
+    values["inputs.b"] = "3"
+    assert binding.render(command, values, "w") == "run --a 'two words' --b 3 --o /out"
+    with pytest.raises(WorkshopError, match=r"uses \$\{\{inputs.typo\}\}"):
+        binding.render("run ${{inputs.typo}}", values, "w")
+
+
+def test_grid_expands_every_choice_and_random_is_seeded() -> None:
+    space = {"k": {"type": "choice", "values": [1, 3]}, "r": {"type": "choice", "values": "ab"}}
+    assert sample(space, "grid", 10, "w") == [
+        {"k": 1, "r": "a"},
+        {"k": 1, "r": "b"},
+        {"k": 3, "r": "a"},
+        {"k": 3, "r": "b"},
+    ]
+    assert len(sample(space, "grid", 3, "w")) == 3
+    mixed = {**space, "c": {"type": "uniform", "min_value": 0.1, "max_value": 2.0}}
+    with pytest.raises(WorkshopError, match=r"search_space\.c is not a choice"):
+        sample(mixed, "grid", 4, "w")
+    first = sample(mixed, {"type": "random", "seed": 7}, 5, "w")
+    assert first == sample(mixed, {"type": "random", "seed": 7}, 5, "w")
+    assert all(0.1 <= p["c"] <= 2.0 and p["k"] in (1, 3) for p in first)
+
+
+def test_pipeline_steps_run_after_the_steps_they_read_from() -> None:
+    job = binding.load(FIXTURES / "pipeline.yml", {})
+    steps = order(job.spec["jobs"])
+    assert steps.index("first") < steps.index("second")
+    assert steps.index("first") < steps.index("sweep")
+    cycle = {
+        "a": {"inputs": {"x": "${{parent.jobs.b.outputs.m}}"}},
+        "b": {"inputs": {"x": {"path": "${{parent.jobs.a.outputs.m}}"}}},
+    }
+    with pytest.raises(WorkshopError, match="cycle"):
+        order(cycle)
