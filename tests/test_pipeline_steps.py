@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import mlflow
 import pytest
@@ -42,7 +43,7 @@ def test_prepare_refuses_a_corrupt_file(synthetic_mnist: Path, tmp_path: Path) -
 
 
 def test_compare_then_register(synthetic_mnist: Path, tmp_path: Path, tracking: str) -> None:
-    import mlflow.sklearn
+    from mlflow.sklearn import load_model, save_model
 
     data = load_mnist(synthetic_mnist)
     x = data.x_train.reshape(len(data.x_train), -1)
@@ -52,7 +53,7 @@ def test_compare_then_register(synthetic_mnist: Path, tmp_path: Path, tracking: 
     }
     for name, model in models.items():
         # Explicit requirements: inferring them starts a subprocess per model (tens of seconds).
-        mlflow.sklearn.save_model(model, str(tmp_path / name), pip_requirements=["scikit-learn"])
+        save_model(model, str(tmp_path / name), pip_requirements=["scikit-learn"])
     best, report = tmp_path / "best", tmp_path / "report"
     argv = ["--data", str(synthetic_mnist), "--best-model", str(best), "--report", str(report)]
     argv += ["--logreg-model", str(tmp_path / "logreg"), "--knn-model", str(tmp_path / "knn")]
@@ -69,5 +70,5 @@ def test_compare_then_register(synthetic_mnist: Path, tmp_path: Path, tracking: 
     assert record["name"] == "mnist-test" and record["version"] == "1"
     version = mlflow.MlflowClient(tracking).get_model_version("mnist-test", "1")
     assert version.tags["winner"] == "knn"
-    loaded = mlflow.sklearn.load_model("models:/mnist-test/1")
+    loaded: Any = load_model("models:/mnist-test/1")
     assert (loaded.predict(x[:5]) == data.y_train[:5]).all()
