@@ -341,3 +341,16 @@ def test_metric_scanner_follows_imports_and_fstrings(tmp_path: Path) -> None:
     assert found.logs("acc_k3") and not found.logs("acc_k") and not found.logs("accuracy")
     assert found.unreadable == 1
     assert entry_module("python scripts/missing.py", tmp_path) is None
+
+
+def test_amlignore_is_honoured_like_azure_does(checkout: Path) -> None:
+    code = checkout / "code"
+    (code / "mlruns" / "0").mkdir(parents=True)
+    (code / "train.py").write_text("print('hi')\n")
+    (code / "mlruns" / "0" / "plot.png").write_bytes(b"png")
+    path = broken(
+        checkout, "train-knn.yml", lambda d: d.update(code="code", command="python train.py")
+    )
+    assert only(validate([path]).findings, "code-folder").key == "code"
+    (code / ".amlignore").write_text("# local runs\nmlruns/\n")
+    assert validate([path]).ok

@@ -17,6 +17,7 @@ Each `check_*` function takes one document and the shared `Context` and yields f
 from __future__ import annotations
 
 import difflib
+import fnmatch
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -423,11 +424,36 @@ def check_code(doc: Document, value: Any, key: str, base: Path) -> Iterator[Find
 
 
 def _code_files(folder: Path) -> list[Path]:
-    return sorted(
-        p
-        for p in folder.rglob("*")
-        if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"
-    )
+    """What Azure ML would upload: every file except __pycache__ and `.amlignore` matches."""
+    ignored = _amlignore(folder)
+    files = []
+    for p in folder.rglob("*"):
+        relative = p.relative_to(folder)
+        if not p.is_file() or "__pycache__" in relative.parts or p.suffix == ".pyc":
+            continue
+        if not any(_ignores(pattern, relative) for pattern in ignored):
+            files.append(p)
+    return sorted(files)
+
+
+def _amlignore(folder: Path) -> list[str]:
+    """Patterns from the code folder's .amlignore (gitignore syntax; Azure ML honours it).
+
+    Understood here: comments, `name` and `name/` (matched against every path component) and
+    `dir/glob` (matched against the path from the folder). Negation (`!`) is not supported.
+    """
+    path = folder / ".amlignore"
+    if not path.is_file():
+        return []
+    lines = (line.strip() for line in path.read_text(encoding="utf-8").splitlines())
+    return [line.strip("/") for line in lines if line and not line.startswith(("#", "!"))]
+
+
+def _ignores(pattern: str, relative: Path) -> bool:
+    if "/" in pattern:
+        text = relative.as_posix()
+        return fnmatch.fnmatch(text, pattern) or fnmatch.fnmatch(text, pattern + "/*")
+    return any(fnmatch.fnmatch(part, pattern) for part in relative.parts)
 
 
 def _not_training_code(relative: Path) -> bool:
