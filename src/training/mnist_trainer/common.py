@@ -1,0 +1,155 @@
+"""What the training scripts share: argument types, data loading, the model folder and input.
+
+Model input contract: every model these scripts save is an sklearn Pipeline that takes raw MNIST
+pixels, shape (n, 784), values 0-255, and does its own preprocessing. It holds sklearn types
+only (saved in MLflow's default skops format), so loading it needs neither this package nor
+trusted-type lists. kNN models are fitted on float32: pass float32 to get bit-for-bit the
+predictions the run scored (other dtypes give the same neighbours except on exact distance ties).
+
+Model folder: the MLflow model (MLmodel, model.pkl, ...) is written directly into --model-dir. The
+folder may exist if it is empty (Azure ML creates output folders before the job starts); a
+non-empty one is refused before training starts, never overwritten.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+from sklearn.preprocessing import MinMaxScaler
+
+from mnist_trainer.idx import IdxError, Mnist, load_mnist
+
+PIXELS = 28 * 28
+
+
+class UsageError(Exception):
+    """Bad input the user can fix; `main_guard` prints it without a traceback and exits 2."""
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {value}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """argparse type: a finite number > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not np.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text}")
+    return value
+
+
+def add_data_args(parser: argparse.ArgumentParser) -> None:
+    """--data, --model-dir and the row limits every script takes."""
+    parser.add_argument(
+        "--data", required=True, type=Path, help="folder with the four MNIST .gz files"
+    )
+    parser.add_argument(
+        "--model-dir",
+        required=True,
+        type=Path,
+        help="where the fitted MLflow model is written (absent or empty)",
+    )
+    parser.add_argument(
+        "--train-limit", type=positive_int, help="use only the first N training images"
+    )
+    parser.add_argument("--test-limit", type=positive_int, help="use only the first N test images")
+
+
+def check_model_dir(model_dir: Path) -> None:
+    """Refuse a --model-dir that is a file or already holds something, before any training."""
+    if model_dir.exists() and not model_dir.is_dir():
+        raise UsageError(f"--model-dir {model_dir} is a file; give a folder (absent or empty)")
+    if model_dir.is_dir() and any(model_dir.iterdir()):
+        raise UsageError(
+            f"--model-dir {model_dir} is not empty; give a new or empty folder "
+            "(a model is never written over another)"
+        )
+
+
+def load_data(args: argparse.Namespace, log: Callable[[str], None]) -> Mnist:
+    """The MNIST arrays from --data, cut to --train-limit/--test-limit."""
+    started = time.perf_counter()
+    try:
+        data = load_mnist(args.data)
+    except IdxError as exc:
+        raise UsageError(
+            f"{exc}\n  fix: point --data at a folder with the four MNIST files "
+            "(`workshop data fetch` downloads them)"
+        ) from None
+    data = Mnist(
+        x_train=data.x_train[: args.train_limit],
+        y_train=data.y_train[: args.train_limit],
+        x_test=data.x_test[: args.test_limit],
+        y_test=data.y_test[: args.test_limit],
+    )
+    log(
+        f"loaded {len(data.x_train)} training and {len(data.x_test)} test images "
+        f"from {args.data} in {time.perf_counter() - started:.1f} s"
+    )
+    return data
+
+
+def pixel_scaler() -> MinMaxScaler:
+    """Pipeline step, already fitted: raw pixels 0-255 -> 0-1 (the hands-on's X / 255).
+
+    A MinMaxScaler fitted to the pixel range rather than to the training images (where pixels
+    that are never lit would get scale 1), so it must not be refitted: the scripts fit only the
+    pipeline's last step.
+    """
+    return MinMaxScaler().fit(np.array([[0] * PIXELS, [255] * PIXELS], dtype=np.float32))
+
+
+def save_model(model: object, model_dir: Path) -> None:
+    """mlflow.sklearn.save_model into --model-dir without leaving a half-written model behind.
+
+    Saved (skops format, sklearn types only) into a temporary sibling folder first, then moved
+    in with MLmodel last, so a folder holding an MLmodel file always holds a complete model.
+    """
+    from mlflow import sklearn as mlflow_sklearn
+
+    check_model_dir(model_dir)
+    model_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{model_dir.name}.", dir=model_dir.parent))
+    try:
+        mlflow_sklearn.save_model(model, str(staging / "model"))
+        model_dir.mkdir(exist_ok=True)
+        entries = sorted((staging / "model").iterdir(), key=lambda p: p.name == "MLmodel")
+        for entry in entries:
+            shutil.move(str(entry), str(model_dir / entry.name))
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def printer(name: str) -> Callable[[str], None]:
+    """Progress lines a trainee can follow in a job's log: `[name] message`, flushed at once."""
+
+    def log(message: str) -> None:
+        print(f"[{name}] {message}", flush=True)
+
+    return log
+
+
+def main_guard(run: Callable[[], None]) -> None:
+    """Run a script's main; a UsageError becomes `error: ...` on stderr and exit status 2."""
+    try:
+        run()
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)

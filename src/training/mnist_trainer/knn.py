@@ -1,0 +1,157 @@
+"""k-nearest neighbours on MNIST: the hands-on's train.py, corrected, tracked with MLflow.
+
+    python -m mnist_trainer.knn --data DIR --model-dir DIR [--kmax 15] [--kinterval 2] [--k K]
+                                [--representation raw|pca50] [--train-limit N] [--test-limit N]
+
+Tries k in range(1, kmax, kinterval) (the hands-on's semantics: 1, 3, ..., 13 by default), or only
+--k (one trial of a sweep). The neighbours are searched once for the largest k and every k is
+scored from that one list (mnist_trainer.neighbours); the predictions equal scikit-learn's
+`KNeighborsClassifier(n_neighbors=k)` image by image. `--representation pca50` first projects the
+pixels onto 50 principal components fitted on the training images.
+
+Logs `accuracy_k` once per k (step = k, so MLflow charts accuracy against k), `best_k`,
+`accuracy` (at best_k; ties to the smaller k), a k-versus-accuracy PNG and a confusion matrix at
+best_k. Writes the fitted best model (raw pixels in, see mnist_trainer.common; the PCA included)
+into --model-dir with mlflow.sklearn.save_model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+from mnist_trainer import common, plots
+from mnist_trainer.neighbours import predict_many_k
+
+REPRESENTATIONS = ("raw", "pca50")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m mnist_trainer.knn",
+        description="Score kNN for several k with one neighbour search, log with MLflow.",
+    )
+    common.add_data_args(parser)
+    parser.add_argument(
+        "--kmax",
+        type=common.positive_int,
+        default=15,
+        help="try k in range(1, kmax, kinterval) (kmax itself excluded) [%(default)s]",
+    )
+    parser.add_argument(
+        "--kinterval", type=common.positive_int, default=2, help="step between k [%(default)s]"
+    )
+    parser.add_argument(
+        "--k", type=common.positive_int, help="try only this k (one sweep trial); overrides --kmax"
+    )
+    parser.add_argument(
+        "--representation",
+        choices=REPRESENTATIONS,
+        default="raw",
+        help="raw pixels, or 50 principal components fitted on the training images [raw]",
+    )
+    args = parser.parse_args(argv)
+    args.ks = [args.k] if args.k is not None else list(range(1, args.kmax, args.kinterval))
+    if not args.ks:
+        parser.error(f"--kmax {args.kmax} leaves no k to try: range(1, kmax) needs kmax >= 2")
+    return args
+
+
+def build_model(representation: str, k: int):
+    """Raw pixels -> (PCA 50) -> KNeighborsClassifier(k), unfitted."""
+    from sklearn.decomposition import PCA
+    from sklearn.neighbors import KNeighborsClassifier
+    from sklearn.pipeline import Pipeline
+
+    steps: list[tuple[str, object]] = []
+    if representation == "pca50":
+        steps.append(("pca", PCA(n_components=50, random_state=0)))
+    steps.append(("knn", KNeighborsClassifier(n_neighbors=k)))
+    return Pipeline(steps)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    log = common.printer("knn")
+    common.check_model_dir(args.model_dir)
+    data = common.load_data(args, log)
+    if max(args.ks) > len(data.x_train):
+        raise common.UsageError(
+            f"k={max(args.ks)} needs at least that many training images, "
+            f"but there are {len(data.x_train)}; lower --kmax/--k or raise --train-limit"
+        )
+    if args.representation == "pca50" and min(len(data.x_train), len(data.x_test)) < 50:
+        raise common.UsageError(
+            "--representation pca50 needs at least 50 training and 50 test images; "
+            "raise --train-limit/--test-limit or use --representation raw"
+        )
+
+    import mlflow
+
+    # float32 throughout: the search's dtype, and the one scikit-learn then uses for exact
+    # integer distances. The transform steps (PCA or none) are shared by every k.
+    x_train = data.x_train.astype(np.float32)
+    x_test = data.x_test.astype(np.float32)
+    model = build_model(args.representation, args.ks[-1])
+    if len(model) > 1:
+        train_features = model[:-1].fit_transform(x_train)
+        test_features = model[:-1].transform(x_test)
+    else:
+        train_features, test_features = x_train, x_test
+
+    with mlflow.start_run():
+        mlflow.log_params(
+            {
+                "model": "KNeighborsClassifier",
+                "representation": args.representation,
+                "ks": ",".join(map(str, args.ks)),
+                "kmax": args.kmax,
+                "kinterval": args.kinterval,
+                "k": args.k if args.k is not None else "",
+                "train_rows": len(data.x_train),
+                "test_rows": len(data.x_test),
+            }
+        )
+        log(f"searching neighbours once for k in {args.ks} ({args.representation}) ...")
+        started = time.perf_counter()
+
+        def progress(done: int, total: int) -> None:
+            log(f"  {done}/{total} test images, {time.perf_counter() - started:.0f} s")
+
+        predictions, stats = predict_many_k(
+            train_features, data.y_train, test_features, args.ks, progress=progress
+        )
+        search_seconds = time.perf_counter() - started
+        accuracy = {k: float((p == data.y_test).mean()) for k, p in predictions.items()}
+        for k in args.ks:
+            log(f"k={k:3d}  accuracy {accuracy[k]:.4f}")
+            mlflow.log_metric("accuracy_k", accuracy[k], step=k)
+        best_k = max(args.ks, key=lambda k: (accuracy[k], -k))
+        log(f"best k={best_k} with accuracy {accuracy[best_k]:.4f} ({search_seconds:.1f} s)")
+        mlflow.log_metrics(
+            {
+                "best_k": best_k,
+                "accuracy": accuracy[best_k],
+                "search_seconds": search_seconds,
+                "exact_fallback_rows": stats.full_rows,
+            }
+        )
+        mlflow.log_figure(plots.accuracy_by_k(accuracy, best_k), "accuracy_by_k.png")
+        mlflow.log_figure(
+            plots.confusion_matrix(
+                data.y_test,
+                predictions[best_k],
+                f"kNN k={best_k}: accuracy {accuracy[best_k]:.4f}",
+            ),
+            "confusion_matrix.png",
+        )
+        model.set_params(knn__n_neighbors=best_k)
+        model[-1].fit(train_features, data.y_train)
+        common.save_model(model, args.model_dir)
+        log(f"fitted k={best_k} model saved to {args.model_dir}")
+
+
+if __name__ == "__main__":
+    common.main_guard(main)

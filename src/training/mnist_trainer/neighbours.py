@@ -1,0 +1,219 @@
+"""One-pass k-nearest-neighbour classification for many k at once.
+
+The 2019 hands-on fitted a fresh `KNeighborsClassifier` for every k and scored it, so the
+expensive part (distances from every test image to every training image) ran once per k. Here it
+runs once: a float32 matrix product finds, for each test image, a short list of candidate
+neighbours; their distances are then recomputed exactly and every k is voted from that one list.
+
+The predictions equal scikit-learn's `KNeighborsClassifier(n_neighbors=k).predict` image by image,
+for every k, on integer-valued data such as raw MNIST pixels (where float64 distances are exact):
+
+- float32 rounding can reorder near-ties, so the float32 product only proposes candidates; a
+  rigorous rounding bound proves that every training point as close as the largest k's neighbour
+  is among them (rows where it cannot be proved are recomputed exactly in full);
+- equal distances go to the lower training index, which is what scikit-learn's neighbour heap
+  does almost always; when equal distances straddle the k-th place, its heap can keep a higher
+  index instead, so for those rare (image, k) pairs we replay its heap push by push;
+- a tied vote goes to the smallest label (scikit-learn's argmax over class counts).
+
+For non-integer features (e.g. PCA) "exact" means float64, as in scikit-learn, and the two can
+differ only on distances equal to within float64 rounding.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+# float32 unit roundoff; the product's error bound is built from it.
+_U32 = 2.0**-24
+# Test rows per block: the float32 distance block and its argpartition take ~12 bytes per
+# (test, train) pair, so 512 rows x 60,000 training images is ~370 MB.
+DEFAULT_BLOCK_ROWS = 512
+# Candidates kept per test image beyond the largest k (more: fewer exact fallbacks, slower).
+DEFAULT_EXTRA_CANDIDATES = 16
+# Training rows per step when a whole row of exact distances is needed.
+_FULL_ROW_STEP = 8192
+
+
+@dataclass(frozen=True)
+class SearchStats:
+    """What the search did, for logs and the benchmark."""
+
+    test_rows: int
+    candidates_per_row: int
+    full_rows: int  # rows whose candidates could not be proved complete: recomputed in full
+    heap_replays: (
+        int  # (row, k) pairs with a tie across the k-th place: scikit-learn's heap replayed
+    )
+
+
+def predict_many_k(
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    x_test: np.ndarray,
+    ks: Sequence[int],
+    *,
+    block_rows: int = DEFAULT_BLOCK_ROWS,
+    extra_candidates: int = DEFAULT_EXTRA_CANDIDATES,
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[dict[int, np.ndarray], SearchStats]:
+    """Predict labels of `x_test` for every k in `ks` with one neighbour search.
+
+    Returns ({k: predicted labels, same dtype as y_train}, stats). `progress(done, total)` is
+    called after each block of test rows.
+    """
+    ks = sorted(set(int(k) for k in ks))
+    n_train = len(x_train)
+    if not ks or ks[0] < 1:
+        raise ValueError(f"every k must be >= 1, got {list(ks)}")
+    if ks[-1] > n_train:
+        raise ValueError(f"k={ks[-1]} is larger than the {n_train} training samples")
+    if x_train.ndim != 2 or x_test.ndim != 2 or x_train.shape[1] != x_test.shape[1]:
+        raise ValueError(
+            f"x_train {x_train.shape} and x_test {x_test.shape} must be 2-D with equal columns"
+        )
+    if len(y_train) != n_train:
+        raise ValueError(f"{len(y_train)} labels for {n_train} training samples")
+
+    classes, y_codes = np.unique(y_train, return_inverse=True)
+    search = _Search(x_train, y_codes.astype(np.intp), len(classes), ks, extra_candidates)
+    predictions = {k: np.empty(len(x_test), dtype=np.intp) for k in ks}
+    for start in range(0, len(x_test), block_rows):
+        stop = min(start + block_rows, len(x_test))
+        for k, codes in search.block(x_test[start:stop]).items():
+            predictions[k][start:stop] = codes
+        if progress is not None:
+            progress(stop, len(x_test))
+    stats = SearchStats(len(x_test), search.m, search.full_rows, search.heap_replays)
+    return {k: classes[codes] for k, codes in predictions.items()}, stats
+
+
+class _Search:
+    """The training side, prepared once, and the per-block search."""
+
+    def __init__(
+        self, x_train: np.ndarray, y_codes: np.ndarray, n_classes: int, ks: list[int], extra: int
+    ) -> None:
+        self.y = y_codes
+        self.n_classes = n_classes
+        self.ks = ks
+        self.x32 = np.ascontiguousarray(x_train, dtype=np.float32)
+        self.norm64 = np.einsum("ij,ij->i", self.x32, self.x32, dtype=np.float64)
+        self.norm32 = self.norm64.astype(np.float32)
+        self.m = min(len(x_train), ks[-1] + extra)  # candidates per test row
+        # Rounding bound of the float32 value ||y||^2 - 2 x.y (Higham's gamma_n, doubled for
+        # safety): |error| <= gamma * (||y||^2 + 2 ||x|| ||y||) for every training row y.
+        n_terms = x_train.shape[1] + 3
+        self.gamma = 2 * n_terms * _U32 / (1 - n_terms * _U32)
+        self.max_norm2 = float(self.norm64.max(initial=0.0))
+        self.full_rows = 0
+        self.heap_replays = 0
+
+    def block(self, x_test: np.ndarray) -> dict[int, np.ndarray]:
+        """Predicted class codes for one block of test rows, for every k."""
+        q32 = np.ascontiguousarray(x_test, dtype=np.float32)
+        q64 = q32.astype(np.float64)
+        q_norm = np.einsum("ij,ij->i", q64, q64)
+        kmax, m, n_train = self.ks[-1], self.m, len(self.x32)
+
+        if m < n_train:
+            approx = q32 @ self.x32.T  # the one big product: ||y||^2 - 2 x.y, in place
+            approx *= -2
+            approx += self.norm32
+            part = np.argpartition(approx, m, axis=1)
+            cand = part[:, :m]
+            next_approx = np.take_along_axis(approx, part[:, m : m + 1], axis=1)[:, 0]
+            del approx, part
+        else:  # fewer training rows than candidates: every row is a candidate
+            cand = np.tile(np.arange(n_train), (len(q32), 1))
+            next_approx = np.full(len(q32), np.inf)
+
+        dist = self._exact(q64, q_norm, cand)
+        order = np.lexsort((cand, dist), axis=1)  # by distance, then training index
+        cand = np.take_along_axis(cand, order, axis=1)
+        dist = np.take_along_axis(dist, order, axis=1)
+
+        # Proof that no non-candidate is as close as the kmax-th candidate; rows without it get
+        # their candidates from a full row of exact distances instead.
+        err = self.gamma * (self.max_norm2 + 2 * np.sqrt(q_norm * self.max_norm2))
+        full: dict[int, np.ndarray] = {}
+        for row in np.flatnonzero(~(dist[:, kmax - 1] < next_approx + q_norm - err)).tolist():
+            full[row] = self._full_row(q64[row], q_norm[row])
+            best = np.lexsort((np.arange(n_train), full[row]))[:m]
+            cand[row], dist[row] = best, full[row][best]
+        self.full_rows += len(full)
+
+        labels = self.y[cand[:, :kmax]]
+        counts = np.cumsum(labels[:, :, None] == np.arange(self.n_classes), axis=1, dtype=np.int32)
+        out = {k: np.argmax(counts[:, k - 1, :], axis=1) for k in self.ks}
+
+        # Equal distances across the k-th place: keep the set scikit-learn's heap keeps.
+        for k in self.ks:
+            if k >= m:
+                continue
+            for row in np.flatnonzero(dist[:, k - 1] == dist[:, k]).tolist():
+                if row not in full:
+                    full[row] = self._full_row(q64[row], q_norm[row])
+                kept = sklearn_heap_topk(full[row], k)
+                out[k][row] = np.argmax(np.bincount(self.y[kept], minlength=self.n_classes))
+                self.heap_replays += 1
+        return out
+
+    def _exact(self, q64: np.ndarray, q_norm: np.ndarray, cand: np.ndarray) -> np.ndarray:
+        """float64 squared distances to the candidates, formed as scikit-learn forms them."""
+        dots = np.einsum("rd,rmd->rm", q64, self.x32[cand], dtype=np.float64)
+        return np.maximum(q_norm[:, None] - 2 * dots + self.norm64[cand], 0.0)
+
+    def _full_row(self, q64: np.ndarray, q_norm: float) -> np.ndarray:
+        """float64 squared distances from one test row to every training row."""
+        dots = np.concatenate(
+            [
+                self.x32[i : i + _FULL_ROW_STEP].astype(np.float64) @ q64
+                for i in range(0, len(self.x32), _FULL_ROW_STEP)
+            ]
+        )
+        return np.maximum(q_norm - 2 * dots + self.norm64, 0.0)
+
+
+def sklearn_heap_topk(dist: np.ndarray, k: int) -> np.ndarray:
+    """Indices scikit-learn's brute-force search keeps as the k nearest (set, not order).
+
+    scikit-learn pushes every training point, in index order, onto a fixed-size max-heap
+    (sklearn/utils/_heap.pyx `heap_push`); a point enters only if strictly closer than the current
+    root. This is that heap, step for step, so ties across the k-th place resolve as it resolves
+    them.
+    """
+    values = [np.finfo(np.float64).max] * k
+    indices = [0] * k
+    for idx, val in enumerate(dist.tolist()):
+        if val >= values[0]:
+            continue
+        pos = 0
+        while True:
+            left = 2 * pos + 1
+            right = left + 1
+            if left >= k:
+                break
+            if right >= k:
+                if values[left] > val:
+                    swap = left
+                else:
+                    break
+            elif values[left] >= values[right]:
+                if val < values[left]:
+                    swap = left
+                else:
+                    break
+            elif val < values[right]:
+                swap = right
+            else:
+                break
+            values[pos] = values[swap]
+            indices[pos] = indices[swap]
+            pos = swap
+        values[pos] = val
+        indices[pos] = idx
+    return np.array(indices, dtype=np.intp)
