@@ -1,0 +1,118 @@
+"""`workshop run` on the tiny fixtures: each job kind, its MLflow runs, nesting and metrics."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from workshop.runner import RunOptions, RunRecord, run_job
+from workshop.runner.tracking import PARENT_TAG, store_uri
+
+FIXTURES = Path(__file__).parent / "fixtures" / "runner"
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One MLflow store for the module: creating its tables takes seconds; run ids keep apart."""
+    return tmp_path_factory.mktemp("workshop-home")
+
+
+@pytest.fixture
+def home(store: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("WORKSHOP_HOME", str(store))
+    return store
+
+
+def mlflow_run(home: Path, run_id: str | None):
+    from mlflow.tracking import MlflowClient
+
+    assert run_id
+    return MlflowClient(tracking_uri=store_uri(home)).get_run(run_id)
+
+
+def test_command_job_binds_inputs_outputs_and_logs_to_its_run(home: Path) -> None:
+    record = run_job(FIXTURES / "command.yml", RunOptions(overrides={"inputs.x": 6}))
+    assert record.status == "FINISHED", record.error
+    assert record.metrics == {"accuracy": pytest.approx(0.9)}
+    result = Path(record.outputs["model"]) / "result.txt"
+    assert result.read_text() == "x=6.0 seen=train.txt\n"  # azureml:tiny@latest -> fixtures data
+    assert Path(record.outputs["model"]).is_relative_to(home / "runs")
+    run = mlflow_run(home, record.run_id)
+    assert run.info.status == "FINISHED"
+    assert run.data.metrics["accuracy"] == pytest.approx(0.9)
+    assert run.data.params["x"] == "6.0"  # logged by the script itself, into the runner's run
+    assert PARENT_TAG not in run.data.tags
+    assert record.experiment == "runner-tests"
+
+
+def test_sweep_reports_the_best_trial_and_a_failing_one(home: Path) -> None:
+    record = run_job(FIXTURES / "sweep.yml")
+    assert record.status == "FINISHED"
+    by_x = {trial.params["x"]: trial for trial in record.children}
+    assert sorted(by_x) == [3, 5, 6]
+    assert by_x[6].status == "FAILED" and by_x[6].error == "exit code 3"
+    assert by_x[3].metrics["accuracy"] == pytest.approx(0.8)
+    assert record.best == by_x[5].name
+    assert record.params == {"x": 5}
+    assert record.metrics == {"accuracy": pytest.approx(1.0)}
+    assert record.outputs == by_x[5].outputs
+    for trial in record.children:
+        run = mlflow_run(home, trial.run_id)
+        assert run.data.tags[PARENT_TAG] == record.run_id
+        assert run.info.status == trial.status
+    assert mlflow_run(home, record.run_id).data.metrics["accuracy"] == pytest.approx(1.0)
+    log = Path(by_x[6].folder or "") / "user_logs" / "std_log.txt"
+    assert "failing on purpose for x=6.0" in log.read_text()
+    document = record.to_dict()
+    assert document["best_trial"]["params"] == {"x": 5}
+    assert [t["status"] for t in document["trials"]].count("FAILED") == 1
+
+
+def steps(record: RunRecord) -> dict[str, RunRecord]:
+    return {step.name: step for step in record.children}
+
+
+def test_pipeline_wires_outputs_nests_steps_and_takes_the_best_sweep_trial(home: Path) -> None:
+    overrides = {"jobs.sweep.limits.max_total_trials": 1, "jobs.sweep.search_space.x.values": [5]}
+    record = run_job(FIXTURES / "pipeline.yml", RunOptions(overrides=overrides))
+    assert record.status == "FINISHED", [(s.name, s.error) for s in record.children]
+    by_name = steps(record)
+    assert list(by_name) == ["first", "second", "independent", "sweep"]  # dependency order
+    first_out = by_name["first"].outputs["model"]
+    assert (Path(by_name["second"].outputs["model"]) / "result.txt").read_text() == (
+        "x=2.0 seen=result.txt\n"  # `second` read the folder `first` wrote
+    )
+    assert by_name["second"].metrics == {}  # it ran with --log no: no metric, still FINISHED
+    sweep = by_name["sweep"]
+    assert sweep.kind == "sweep" and sweep.best == sweep.children[0].name
+    assert record.outputs == {"best": sweep.children[0].outputs["model"]}
+    assert Path(first_out).is_dir()
+    for step in record.children:
+        assert mlflow_run(home, step.run_id).data.tags[PARENT_TAG] == record.run_id
+    trial_run = mlflow_run(home, sweep.children[0].run_id)
+    assert trial_run.data.tags[PARENT_TAG] == sweep.run_id
+    assert mlflow_run(home, record.run_id).info.status == "FINISHED"
+
+
+def test_failed_step_fails_the_pipeline_and_skips_the_rest(home: Path) -> None:
+    record = run_job(FIXTURES / "pipeline.yml", RunOptions(overrides={"jobs.first.inputs.x": 99}))
+    by_name = steps(record)
+    assert record.status == "FAILED"
+    assert by_name["first"].status == "FAILED"
+    assert {by_name[s].status for s in ("second", "independent", "sweep")} == {"SKIPPED"}
+    assert "continue_on_step_failure is false" in (by_name["independent"].error or "")
+    assert mlflow_run(home, record.run_id).info.status == "FAILED"
+    assert mlflow_run(home, by_name["first"].run_id).info.status == "FAILED"
+
+
+def test_continue_on_step_failure_runs_the_independent_steps(home: Path) -> None:
+    overrides = {"jobs.first.inputs.x": 99, "settings.continue_on_step_failure": True}
+    record = run_job(FIXTURES / "pipeline.yml", RunOptions(overrides=overrides))
+    by_name = steps(record)
+    assert record.status == "FAILED"
+    assert by_name["independent"].status == "FINISHED"
+    assert (Path(by_name["independent"].outputs["model"]) / "result.txt").is_file()
+    assert by_name["second"].status == "SKIPPED"
+    assert "needs first" in (by_name["second"].error or "")
+    assert by_name["sweep"].status == "SKIPPED"
