@@ -1,0 +1,190 @@
+"""The local online endpoint: Azure ML's own inference server on 127.0.0.1, and a client for it.
+
+`azmlinfsrv` always binds 0.0.0.0, so the server is started the way it starts itself (gunicorn
+with its app, `azureml_inference_server_http.server.entry:app`, configured through the same
+environment variables) but bound to 127.0.0.1 only. The scoring script is the one the managed
+deployment uses (src/training/mnist_trainer/score.py), so requests and errors behave the same.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from workshop.errors import WorkshopError
+from workshop.paths import TRAINING_DIR
+
+SCORE_SCRIPT = TRAINING_DIR / "mnist_trainer" / "score.py"
+HOST = "127.0.0.1"
+
+
+def check_model_dir(model_dir: Path) -> None:
+    """Fail early, with the fix, when the folder holds no MLflow model."""
+    if not model_dir.is_dir():
+        raise WorkshopError(
+            f"--model {model_dir}: no such folder",
+            hint="pass a model folder, e.g. the `model` output printed by `workshop run`",
+        )
+    if not any(model_dir.rglob("MLmodel")):
+        raise WorkshopError(
+            f"--model {model_dir}: no MLmodel file in it",
+            hint="pass a folder written by mlflow.sklearn.save_model (a job's `model` output)",
+        )
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+def server_command(port: int) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--bind",
+        f"{HOST}:{port}",
+        "--workers",
+        "1",
+        "--timeout",
+        "300",
+        "--access-logfile",
+        "-",
+        "azureml_inference_server_http.server.entry:app",
+    ]
+
+
+def server_environment(model_dir: Path, port: int) -> dict[str, str]:
+    """The variables `azmlinfsrv --entry_script score.py --model_dir DIR --port N` would set."""
+    return {
+        **os.environ,
+        "AML_APP_ROOT": str(TRAINING_DIR),
+        "AZUREML_ENTRY_SCRIPT": str(SCORE_SCRIPT),
+        "AZUREML_MODEL_DIR": str(model_dir.resolve()),
+        "SERVER_PORT": str(port),
+        "HEALTH_PORT": str(port),
+        "WORKER_COUNT": "1",
+        "AML_APP_INSIGHTS_ENABLED": "false",
+        "PYTHONUNBUFFERED": "1",
+    }
+
+
+def start(model_dir: Path, port: int, *, log: Path | None = None) -> subprocess.Popen[bytes]:
+    """Start the server in its own process group; output to `log` (or inherited)."""
+    check_model_dir(model_dir)
+    out = log.open("wb") if log else None
+    return subprocess.Popen(
+        server_command(port),
+        env=server_environment(model_dir, port),
+        cwd=TRAINING_DIR,
+        stdout=out,
+        stderr=subprocess.STDOUT if out else None,
+        start_new_session=True,
+    )
+
+
+def wait_ready(url: str, server: subprocess.Popen[bytes], timeout: float = 120) -> None:
+    """Poll GET / until the server answers 200 (its init() has loaded the model)."""
+    import requests
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise WorkshopError(
+                f"the inference server exited with code {server.returncode} before it was ready",
+                hint="read its log above: usually init() could not load the model",
+            )
+        with contextlib.suppress(requests.RequestException):
+            if requests.get(base_url(url) + "/", timeout=2).status_code == 200:
+                return
+        time.sleep(0.3)
+    raise WorkshopError(f"the inference server at {url} was not ready after {timeout:.0f} s")
+
+
+def stop(server: subprocess.Popen[bytes]) -> None:
+    """Stop gunicorn and its worker (the whole process group)."""
+    if server.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
+
+
+def base_url(url: str) -> str:
+    return url.rstrip("/").removesuffix("/score")
+
+
+def score_url(url: str) -> str:
+    return base_url(url) + "/score"
+
+
+def score(url: str, images: np.ndarray, *, key: str | None = None) -> dict[str, Any]:
+    """POST images (n, 784) in 0-255 to the endpoint; its answer, or a WorkshopError."""
+    import requests
+
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    body = {"data": np.asarray(images).reshape(len(images), -1).astype(int).tolist()}
+    try:
+        response = requests.post(score_url(url), json=body, headers=headers, timeout=120)
+    except requests.ConnectionError:
+        raise WorkshopError(
+            f"nothing answers at {score_url(url)}",
+            hint="start the local endpoint with `workshop serve --model DIR` or check the URL",
+        ) from None
+    except requests.Timeout:
+        raise WorkshopError(f"{score_url(url)} did not answer within 120 s") from None
+    if response.status_code != 200:
+        try:
+            message = response.json().get("message", response.text)
+        except ValueError:
+            message = response.text.strip() or response.reason
+        hint = (
+            "fix the request as the message says"
+            if 400 <= response.status_code < 500
+            else "read the server log"
+        )
+        raise WorkshopError(f"the endpoint answered {response.status_code}: {message}", hint=hint)
+    return response.json()
+
+
+def png_to_pixels(path: Path) -> np.ndarray:
+    """A photo or drawing of one digit as MNIST stores digits: 28x28, light ink on black.
+
+    Grayscale; inverted when the background is light (dark ink on paper); cropped to the ink,
+    scaled to fit 20x20 and centred in 28x28, as the MNIST digits were prepared.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        image = Image.open(path).convert("L")
+    except (OSError, UnidentifiedImageError) as exc:
+        raise WorkshopError(f"--image {path}: cannot read it as an image ({exc})") from None
+    pixels = np.asarray(image, dtype=np.float64)
+    border = np.concatenate([pixels[0], pixels[-1], pixels[:, 0], pixels[:, -1]])
+    if border.mean() > 127:
+        pixels = 255 - pixels
+    ink = pixels > 0.2 * pixels.max() if pixels.max() > 0 else np.zeros_like(pixels, bool)
+    if not ink.any():
+        raise WorkshopError(f"--image {path}: the image is blank", hint="draw a digit")
+    rows, cols = np.where(ink)
+    crop = pixels[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
+    scale = 20 / max(crop.shape)
+    size = (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale)))
+    digit = Image.fromarray(crop.astype(np.uint8)).resize(size, Image.Resampling.LANCZOS)
+    canvas = Image.new("L", (28, 28))
+    canvas.paste(digit, ((28 - size[0]) // 2, (28 - size[1]) // 2))
+    return np.asarray(canvas, dtype=np.uint8).reshape(784)

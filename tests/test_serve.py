@@ -1,0 +1,117 @@
+"""`serve` + `score` against the real inference server (gunicorn + azureml app) on 127.0.0.1."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import requests
+from typer.testing import CliRunner
+
+from tests.mnist_fixtures import make_mnist_dir
+from workshop import local_endpoint
+from workshop.errors import WorkshopError
+
+
+@pytest.fixture(scope="module")
+def mnist_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_mnist_dir(tmp_path_factory.mktemp("data") / "mnist", n_train=300, n_test=60)
+
+
+@pytest.fixture(scope="module")
+def url(tmp_path_factory: pytest.TempPathFactory, mnist_dir: Path) -> Iterator[str]:
+    """A logistic regression on synthetic digits, served like the managed deployment serves."""
+    from mlflow import sklearn as mlflow_sklearn
+    from mnist_trainer.idx import load_mnist
+    from sklearn.linear_model import LogisticRegression
+
+    mnist = load_mnist(mnist_dir)
+    fitted = LogisticRegression(max_iter=300).fit(mnist.x_train / 255.0, mnist.y_train)
+    model_dir = tmp_path_factory.mktemp("model")
+    mlflow_sklearn.save_model(fitted, str(model_dir / "m"), pip_requirements=["scikit-learn"])
+    port = local_endpoint.free_port()
+    log = model_dir.parent / "server.log"
+    server = local_endpoint.start(model_dir, port, log=log)
+    address = f"http://127.0.0.1:{port}"
+    try:
+        local_endpoint.wait_ready(address, server, timeout=90)
+        yield address
+    finally:
+        local_endpoint.stop(server)
+    assert server.poll() is not None
+
+
+def test_health_probe_and_a_good_batch(url: str, mnist_dir: Path) -> None:
+    from mnist_trainer.idx import load_mnist
+
+    assert requests.get(url + "/", timeout=5).status_code == 200
+    mnist = load_mnist(mnist_dir)
+    answer = local_endpoint.score(url, mnist.x_test[:20])
+    assert len(answer["predictions"]) == 20
+    accuracy = np.mean(np.array(answer["predictions"]) == mnist.y_test[:20])
+    assert accuracy >= 0.8  # learnable synthetic digits: far above chance (0.1)
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ("{not json", "not valid JSON"),
+        ('{"pixels": []}', "missing key 'data'"),
+        ('{"data": [[1, 2, 3]]}', "shape [1, 3]"),
+        ('{"data": [[' + ", ".join(["300"] * 784) + "]]}", "outside 0-255"),
+    ],
+)
+def test_bad_payloads_get_400_with_the_scripts_message(url: str, body: str, expected: str) -> None:
+    response = requests.post(
+        url + "/score", data=body, headers={"Content-Type": "application/json"}, timeout=10
+    )
+    assert response.status_code == 400
+    assert expected in response.json()["message"]
+
+
+def test_client_shows_the_servers_message_for_a_4xx(url: str) -> None:
+    with pytest.raises(WorkshopError, match="answered 400: image 0 pixel 0 is 999"):
+        local_endpoint.score(url, np.full((1, 784), 999))
+
+
+def test_score_command_prints_predictions_beside_labels(
+    url: str, mnist_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from workshop.cli import app
+
+    monkeypatch.setenv("WORKSHOP_DATA_DIR", str(mnist_dir))
+    result = CliRunner().invoke(app, ["score", "--url", url, "--sample", "8"])
+    assert result.exit_code == 0, result.output
+    assert "accuracy on the sample:" in result.output
+    assert result.output.count("✓") + result.output.count("✗") == 8
+
+
+def test_score_a_png_drawn_dark_on_light(url: str, mnist_dir: Path, tmp_path: Path) -> None:
+    from mnist_trainer.idx import load_mnist
+    from PIL import Image
+
+    from workshop.commands.serve import score_image
+
+    mnist = load_mnist(mnist_dir)
+    digit = mnist.x_test[0].reshape(28, 28)
+    paper = Image.fromarray(255 - digit).resize((112, 112), Image.Resampling.NEAREST)
+    png = tmp_path / "digit.png"
+    paper.save(png)
+    pixels = local_endpoint.png_to_pixels(png)
+    assert pixels.shape == (784,)
+    assert pixels.reshape(28, 28)[0].max() == 0  # inverted back: the border is black again
+    assert score_image(url, png) in range(10)
+
+
+def test_a_server_that_is_down_is_named_with_the_fix() -> None:
+    port = local_endpoint.free_port()
+    with pytest.raises(WorkshopError, match="nothing answers at") as info:
+        local_endpoint.score(f"http://127.0.0.1:{port}", np.zeros((1, 784)))
+    assert "workshop serve --model" in str(info.value)
+
+
+def test_serve_refuses_a_folder_without_a_model(tmp_path: Path) -> None:
+    with pytest.raises(WorkshopError, match="no MLmodel file"):
+        local_endpoint.start(tmp_path, local_endpoint.free_port())
