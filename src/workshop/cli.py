@@ -31,6 +31,7 @@ COMMAND_MODULES: list[str] = [
     "cloud",
     "validate",
     "run",
+    "serve",
 ]
 
 for _name in COMMAND_MODULES:
