@@ -111,7 +111,7 @@ def parse_request(raw: str | bytes) -> np.ndarray:
             f"image {row} pixel {col} is {images[row, col]:g}, outside {scale}; "
             + ('send pixels 0-255, or 0-1 with "scale": "0-1"' if top == 1.0 else "send 0-255")
         )
-    return images / top
+    return (images / top).astype(np.float32)  # the models were fitted on float32 X / 255
 
 
 def _to_images(data: Any) -> np.ndarray:
