@@ -7,13 +7,16 @@ at once with a message naming the key, the value and the rule.
 
 from __future__ import annotations
 
+import datetime as dt
 import difflib
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from workshop_infra.errors import ConfigError
 from workshop_infra.naming import MAX_PREFIX_LENGTH, RULES, check_prefix
+from workshop_infra.trainees import Trainee, check_object_id, parse_trainees
 
 PROJECT = "aml-workshop"
 LOCATION_KEY = "azure-native:location"
@@ -24,9 +27,10 @@ class Setting:
     """One project setting as Pulumi.yaml declares it."""
 
     key: str
-    type: str  # Pulumi.yaml config type: string | integer | boolean
-    default: str | int | bool
+    type: str  # Pulumi.yaml config type: string | integer | boolean | array
+    default: str | int | bool | list[str]
     description: str
+    items: str | None = None  # the element type of an array (Pulumi.yaml `items.type`)
 
 
 SETTINGS: tuple[Setting, ...] = (
@@ -117,6 +121,94 @@ SETTINGS: tuple[Setting, ...] = (
         "What runs `pulumi up`: User (az login), ServicePrincipal (CI, OIDC) or Group; it is "
         "granted blob write access to upload MNIST.",
     ),
+    Setting(
+        "trainees",
+        "array",
+        [],
+        "Trainees: a list of {name, objectId, principalType (User, default; or ServicePrincipal, "
+        "Group)}; each gets AzureML Data Scientist on the workspace and read access to the data.",
+        items="object",
+    ),
+    Setting(
+        "traineeGroupObjectId",
+        "string",
+        "",
+        "An Entra group whose members are all trainees (object id; empty: none). Granted like "
+        "one trainee; members get no personal compute instance.",
+    ),
+    Setting(
+        "traineeComputeInstances",
+        "boolean",
+        False,
+        "Give every listed trainee a personal compute instance (assigned to them, stops when idle "
+        "and every night).",
+    ),
+    Setting(
+        "traineeComputeVmSize",
+        "string",
+        "Standard_DS11_v2",
+        "VM size of the trainees' compute instances.",
+    ),
+    Setting(
+        "traineeComputeIdleMinutes",
+        "integer",
+        30,
+        "Idle minutes before a compute instance shuts down (15-4320).",
+    ),
+    Setting(
+        "traineeComputeStopCron",
+        "string",
+        "0 19 * * *",
+        "When every compute instance is stopped, as a cron expression (minute hour day month "
+        "weekday) in traineeComputeTimeZone.",
+    ),
+    Setting(
+        "traineeComputeTimeZone",
+        "string",
+        "UTC",
+        "Time zone of the stop schedule, as Windows names it (UTC, Tokyo Standard Time, ...).",
+    ),
+    Setting(
+        "owner",
+        "string",
+        "",
+        "The `owner` tag on every resource: who answers for the costs (empty: the object id of "
+        "whoever runs `pulumi up`).",
+    ),
+    Setting(
+        "expiresOn",
+        "string",
+        "",
+        "The `expires-on` tag (YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ, UTC); empty: ttlDays after "
+        "the stack was first deployed. The ttl-sweeper workflow destroys expired stacks.",
+    ),
+    Setting(
+        "ttlDays",
+        "integer",
+        7,
+        "Days from the first deployment to `expires-on` when expiresOn is empty (1-365).",
+    ),
+    Setting(
+        "budgetAmount",
+        "integer",
+        100,
+        "Monthly cost budget on the resource group, in the billing currency; alerts at 50, 80 and "
+        "100 %. 0: no budget.",
+    ),
+    Setting(
+        "budgetEmails",
+        "array",
+        [],
+        "Who gets the budget alerts (e-mail addresses); without any, no budget is created.",
+        items="string",
+    ),
+    Setting(
+        "purgeOnDestroy",
+        "boolean",
+        True,
+        "`pulumi destroy` purges the workspace and key vault instead of leaving them soft-deleted "
+        "(which blocks their names and quota for 7-14 days).",
+    ),
 )
 
 MANAGED_NETWORK_MODES = ("Disabled", "AllowInternetOutbound", "AllowOnlyApprovedOutbound")
@@ -124,6 +216,12 @@ PRIORITIES = ("Dedicated", "LowPriority")
 PRINCIPAL_TYPES = ("User", "ServicePrincipal", "Group")
 MIN_IDLE_SECONDS, MAX_IDLE_SECONDS = 60, 86_400
 MAX_NODES_LIMIT = 100
+MIN_INSTANCE_IDLE_MINUTES, MAX_INSTANCE_IDLE_MINUTES = 15, 4320
+MAX_TTL_DAYS = 365
+MAX_BUDGET_EMAILS = 50
+EMAIL = re.compile(r"[^@\s,;]+@[^@\s,;]+\.[A-Za-z]{2,}")
+_CRON_FIELD = r"(?:\*|\d{1,2}(?:-\d{1,2})?)(?:/\d{1,2})?(?:,(?:\d{1,2}(?:-\d{1,2})?))*"
+CRON = re.compile(rf"{_CRON_FIELD}(?: {_CRON_FIELD}){{4}}")
 
 # Regions with Azure ML; an unlisted but well-formed region only draws a warning (new ones appear).
 _REGIONS = """
@@ -156,7 +254,35 @@ class Settings:
     compute_idle_seconds: int
     compute_priority: str
     deployer_principal_type: str
+    trainees: tuple[Trainee, ...] = ()
+    trainee_group_object_id: str | None = None
+    trainee_compute_instances: bool = False
+    trainee_compute_vm_size: str = "Standard_DS11_v2"
+    trainee_compute_idle_minutes: int = 30
+    trainee_compute_stop_cron: str = "0 19 * * *"
+    trainee_compute_time_zone: str = "UTC"
+    owner: str | None = None
+    expires_on: str | None = None  # normalised to YYYY-MM-DDTHH:MM:SSZ
+    ttl_days: int = 7
+    budget_amount: int = 100
+    budget_emails: tuple[str, ...] = ()
+    purge_on_destroy: bool = True
     region_is_known: bool = True
+
+    @property
+    def principals(self) -> tuple[Trainee, ...]:
+        """Everyone granted trainee access: the listed trainees, then the group if any."""
+        group = (
+            (Trainee("trainee group", self.trainee_group_object_id, "Group"),)
+            if self.trainee_group_object_id
+            else ()
+        )
+        return self.trainees + group
+
+    @property
+    def instance_idle_iso(self) -> str:
+        """Compute instance idle shutdown as the ISO 8601 duration ARM takes (PT30M)."""
+        return f"PT{self.trainee_compute_idle_minutes}M"
 
     @property
     def idle_time_iso(self) -> str:
@@ -228,6 +354,59 @@ def _check_text(name: str, raw: str, limit: int) -> str:
     return raw
 
 
+def _check_expires_on(name: str, raw: str) -> str | None:
+    if not raw:
+        return None
+    for fmt in ("%Y-%m-%d", "%Y-%m-%dT%H:%M:%SZ"):
+        try:
+            parsed = dt.datetime.strptime(raw, fmt)
+        except ValueError:
+            continue
+        return parsed.strftime("%Y-%m-%dT%H:%M:%SZ")
+    raise ConfigError(
+        _key(name),
+        raw,
+        "must be a UTC date YYYY-MM-DD or time YYYY-MM-DDTHH:MM:SSZ",
+        fix="2030-01-31",
+    )
+
+
+def _parse_string_list(name: str, raw: str) -> list[str]:
+    try:
+        value = json.loads(raw) if raw.strip() else []
+    except json.JSONDecodeError as exc:
+        raise ConfigError(_key(name), raw, f"must be a list of strings ({exc.msg})") from None
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(
+            _key(name),
+            raw,
+            "must be a list of strings",
+            fix=f"pulumi config set --path '{_key(name)}[0]' VALUE",
+        )
+    return [v.strip() for v in value]
+
+
+def _check_emails(name: str, raw: str) -> tuple[str, ...]:
+    emails = _parse_string_list(name, raw)
+    if len(emails) > MAX_BUDGET_EMAILS:
+        raise ConfigError(_key(name), f"{len(emails)} addresses", f"at most {MAX_BUDGET_EMAILS}")
+    for index, email in enumerate(emails):
+        if not EMAIL.fullmatch(email):
+            raise ConfigError(f"{_key(name)}[{index}]", email, "is not an e-mail address")
+    lowered = [e.lower() for e in emails]
+    for index, email in enumerate(lowered):
+        if email in lowered[:index]:
+            raise ConfigError(f"{_key(name)}[{index}]", emails[index], "is listed twice")
+    return tuple(emails)
+
+
+def _check_range(name: str, raw: str, low: int, high: int, unit: str = "") -> int:
+    value = _parse_int(name, raw)
+    if not low <= value <= high:
+        raise ConfigError(_key(name), value, f"must be between {low} and {high}{unit}")
+    return value
+
+
 def load_settings(values: Mapping[str, str], location: str | None) -> Settings:
     """Validate raw config strings (keys without the project namespace) into `Settings`.
 
@@ -248,7 +427,10 @@ def load_settings(values: Mapping[str, str], location: str | None) -> Settings:
             )
 
     def raw(name: str) -> str:
-        return str(values.get(name, declared[name].default)).strip()
+        default = declared[name].default
+        # Structured values (arrays) reach the program as JSON text, as Pulumi passes them.
+        fallback = json.dumps(default) if isinstance(default, list) else str(default)
+        return str(values.get(name, fallback)).strip()
 
     region, known = _check_location(location)
     prefix = raw("prefix")
@@ -289,6 +471,17 @@ def load_settings(values: Mapping[str, str], location: str | None) -> Settings:
             f"must be between {MIN_IDLE_SECONDS} and {MAX_IDLE_SECONDS} seconds",
         )
 
+    cron = " ".join(raw("traineeComputeStopCron").split())
+    if not CRON.fullmatch(cron):
+        raise ConfigError(
+            _key("traineeComputeStopCron"),
+            cron,
+            "must be a 5-field cron expression (minute hour day month weekday)",
+            fix="'0 19 * * *' stops every instance at 19:00",
+        )
+    group = raw("traineeGroupObjectId")
+    budget = _check_range("budgetAmount", raw("budgetAmount"), 0, 1_000_000)
+
     return Settings(
         location=region,
         region_is_known=known,
@@ -315,6 +508,31 @@ def load_settings(values: Mapping[str, str], location: str | None) -> Settings:
         deployer_principal_type=_choice(
             "deployerPrincipalType", raw("deployerPrincipalType"), PRINCIPAL_TYPES
         ),
+        trainees=parse_trainees(_key("trainees"), raw("trainees")),
+        trainee_group_object_id=(
+            check_object_id(_key("traineeGroupObjectId"), group) if group else None
+        ),
+        trainee_compute_instances=_parse_bool(
+            "traineeComputeInstances", raw("traineeComputeInstances")
+        ),
+        trainee_compute_vm_size=_check_vm_size("traineeComputeVmSize", raw("traineeComputeVmSize")),
+        trainee_compute_idle_minutes=_check_range(
+            "traineeComputeIdleMinutes",
+            raw("traineeComputeIdleMinutes"),
+            MIN_INSTANCE_IDLE_MINUTES,
+            MAX_INSTANCE_IDLE_MINUTES,
+            " minutes",
+        ),
+        trainee_compute_stop_cron=cron,
+        trainee_compute_time_zone=_check_text(
+            "traineeComputeTimeZone", raw("traineeComputeTimeZone"), 64
+        ),
+        owner=_check_text("owner", raw("owner"), 256) if raw("owner") else None,
+        expires_on=_check_expires_on("expiresOn", raw("expiresOn")),
+        ttl_days=_check_range("ttlDays", raw("ttlDays"), 1, MAX_TTL_DAYS, " days"),
+        budget_amount=budget,
+        budget_emails=_check_emails("budgetEmails", raw("budgetEmails")),
+        purge_on_destroy=_parse_bool("purgeOnDestroy", raw("purgeOnDestroy")),
     )
 
 

@@ -52,8 +52,10 @@ def test_project_config_declares_exactly_the_settings_the_code_reads() -> None:
         assert entry["type"] == setting.type, setting.key
         assert entry["default"] == setting.default, setting.key
         assert entry["description"] == setting.description, setting.key
-        python_type = {"string": str, "integer": int, "boolean": bool}[setting.type]
+        python_type = {"string": str, "integer": int, "boolean": bool, "array": list}[setting.type]
         assert type(setting.default) is python_type, setting.key
+        # Pulumi requires the element type of an array setting (`items.type`).
+        assert entry.get("items") == ({"type": setting.items} if setting.items else None)
 
 
 def test_defaults_and_the_dev_stack_are_valid() -> None:
