@@ -32,6 +32,7 @@ COMMAND_MODULES: list[str] = [
     "validate",
     "run",
     "serve",
+    "demo",
 ]
 
 for _name in COMMAND_MODULES:
