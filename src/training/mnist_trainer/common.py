@@ -1,10 +1,9 @@
 """What the training scripts share: argument types, data loading, the model folder and input.
 
-Model input contract: every model these scripts save is an sklearn Pipeline that takes raw MNIST
-pixels, shape (n, 784), values 0-255, and does its own preprocessing. It holds sklearn types
-only (saved in MLflow's default skops format), so loading it needs neither this package nor
-trusted-type lists. kNN models are fitted on float32: pass float32 to get bit-for-bit the
-predictions the run scored (other dtypes give the same neighbours except on exact distance ties).
+Model input contract: every model these scripts save takes images as rows of 784 pixels scaled
+to 0-1 (the hands-on's X / 255; mnist_trainer/score.py sends exactly that) and is made of sklearn
+types only, saved in MLflow's default skops format, so loading it needs neither this package nor
+trusted-type lists.
 
 Model folder: the MLflow model (MLmodel, model.pkl, ...) is written directly into --model-dir. The
 folder may exist if it is empty (Azure ML creates output folders before the job starts); a
@@ -22,11 +21,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from sklearn.preprocessing import MinMaxScaler
 
 from mnist_trainer.idx import IdxError, Mnist, load_mnist
-
-PIXELS = 28 * 28
 
 
 class UsageError(Exception):
@@ -106,14 +102,9 @@ def load_data(args: argparse.Namespace, log: Callable[[str], None]) -> Mnist:
     return data
 
 
-def pixel_scaler() -> MinMaxScaler:
-    """Pipeline step, already fitted: raw pixels 0-255 -> 0-1 (the hands-on's X / 255).
-
-    A MinMaxScaler fitted to the pixel range rather than to the training images (where pixels
-    that are never lit would get scale 1), so it must not be refitted: the scripts fit only the
-    pipeline's last step.
-    """
-    return MinMaxScaler().fit(np.array([[0] * PIXELS, [255] * PIXELS], dtype=np.float32))
+def scaled(pixels: np.ndarray) -> np.ndarray:
+    """Raw pixels 0-255 -> float32 in 0-1: the hands-on's X / 255, and what every model takes."""
+    return pixels.astype(np.float32) / np.float32(255)
 
 
 def save_model(model: object, model_dir: Path) -> None:

@@ -11,16 +11,14 @@ pixels onto 50 principal components fitted on the training images.
 
 Logs `accuracy_k` once per k (step = k, so MLflow charts accuracy against k), `best_k`,
 `accuracy` (at best_k; ties to the smaller k), a k-versus-accuracy PNG and a confusion matrix at
-best_k. Writes the fitted best model (raw pixels in, see mnist_trainer.common; the PCA included)
-into --model-dir with mlflow.sklearn.save_model.
+best_k. Writes the fitted best model (pixels scaled to 0-1 in, see mnist_trainer.common; any PCA
+included) into --model-dir with mlflow.sklearn.save_model.
 """
 
 from __future__ import annotations
 
 import argparse
 import time
-
-import numpy as np
 
 from mnist_trainer import common, plots
 from mnist_trainer.neighbours import predict_many_k
@@ -60,7 +58,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def build_model(representation: str, k: int):
-    """Raw pixels -> (PCA 50) -> KNeighborsClassifier(k), unfitted."""
+    """(PCA 50 ->) KNeighborsClassifier(k) for pixels scaled to 0-1, unfitted."""
     from sklearn.decomposition import PCA
     from sklearn.neighbors import KNeighborsClassifier
     from sklearn.pipeline import Pipeline
@@ -90,16 +88,16 @@ def main(argv: list[str] | None = None) -> None:
 
     import mlflow
 
-    # float32 throughout: the search's dtype, and the one scikit-learn then uses for exact
-    # integer distances. The transform steps (PCA or none) are shared by every k.
-    x_train = data.x_train.astype(np.float32)
-    x_test = data.x_test.astype(np.float32)
+    # The model takes pixels scaled to 0-1; the raw search runs on the integer pixels, whose
+    # neighbours are the same and whose float64 distances are exact (see neighbours.py).
+    x_train, x_test = common.scaled(data.x_train), common.scaled(data.x_test)
     model = build_model(args.representation, args.ks[-1])
-    if len(model) > 1:
-        train_features = model[:-1].fit_transform(x_train)
-        test_features = model[:-1].transform(x_test)
+    if len(model) > 1:  # PCA, fitted once and shared by every k
+        search_train = train_features = model[:-1].fit_transform(x_train)
+        search_test = model[:-1].transform(x_test)
     else:
-        train_features, test_features = x_train, x_test
+        train_features = x_train
+        search_train, search_test = data.x_train, data.x_test
 
     with mlflow.start_run():
         mlflow.log_params(
@@ -121,7 +119,7 @@ def main(argv: list[str] | None = None) -> None:
             log(f"  {done}/{total} test images, {time.perf_counter() - started:.0f} s")
 
         predictions, stats = predict_many_k(
-            train_features, data.y_train, test_features, args.ks, progress=progress
+            search_train, data.y_train, search_test, args.ks, progress=progress
         )
         search_seconds = time.perf_counter() - started
         accuracy = {k: float((p == data.y_test).mean()) for k, p in predictions.items()}

@@ -7,8 +7,8 @@ Pixels are scaled to 0-1 (float32) and fitted with lbfgs. The 2019 hands-on's
 `LogisticRegression()` stops at max_iter=100 with a ConvergenceWarning; these defaults (see
 DEFAULTS) were measured on full MNIST to converge within max_iter, with no warning, at >= 0.925
 test accuracy, in no more time. Logs the parameters, `accuracy`, `converged` (1/0), `n_iter`, a
-confusion-matrix PNG and a grid of 30 sample digits; writes the fitted model (raw pixels in, see
-mnist_trainer.common) into --model-dir with mlflow.sklearn.save_model.
+confusion-matrix PNG and a grid of 30 sample digits; writes the fitted model (pixels scaled to
+0-1 in, see mnist_trainer.common) into --model-dir with mlflow.sklearn.save_model.
 """
 
 from __future__ import annotations
@@ -53,16 +53,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def build_model(c: float, tol: float, max_iter: int):
-    """Raw pixels -> 0-1 -> LogisticRegression (lbfgs, multinomial); fit only the last step."""
+    """LogisticRegression (lbfgs, multinomial) for pixels scaled to 0-1."""
     from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import Pipeline
 
-    return Pipeline(
-        [
-            ("scale", common.pixel_scaler()),
-            ("logreg", LogisticRegression(C=c, tol=tol, max_iter=max_iter)),
-        ]
-    )
+    return LogisticRegression(C=c, tol=tol, max_iter=max_iter)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -92,13 +86,12 @@ def main(argv: list[str] | None = None) -> None:
         started = time.perf_counter()
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", ConvergenceWarning)
-            # float32 pixels keep the scaled features float32: half the memory traffic of float64.
-            features = model[:-1].transform(data.x_train.astype(np.float32))
-            model[-1].fit(features, data.y_train)
+            # float32 features: half the memory traffic of the original's float64, same result.
+            model.fit(common.scaled(data.x_train), data.y_train)
         fit_seconds = time.perf_counter() - started
-        n_iter = int(model.named_steps["logreg"].n_iter_.max())
+        n_iter = int(model.n_iter_.max())
         converged = not any(issubclass(w.category, ConvergenceWarning) for w in caught)
-        predicted = model.predict(data.x_test.astype(np.float32))
+        predicted = np.asarray(model.predict(common.scaled(data.x_test)))
         accuracy = float((predicted == data.y_test).mean())
         log(
             f"fitted in {fit_seconds:.1f} s, {n_iter} iterations, "

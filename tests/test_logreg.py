@@ -1,0 +1,82 @@
+"""The logistic-regression script end to end, its argument checks, and its real accuracy."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+from mnist_trainer import logreg
+from mnist_trainer.common import UsageError, scaled
+from mnist_trainer.idx import load_mnist
+
+from tests.training_support import load_model, mlflow_store, run_and_fetch
+
+
+def test_script_end_to_end(synthetic_mnist: Path, tmp_path: Path):
+    import mlflow
+
+    model_dir = tmp_path / "model"
+    argv = ["--data", str(synthetic_mnist), "--model-dir", str(model_dir), "--C", "0.5"]
+    with mlflow_store(tmp_path):
+        run = run_and_fetch(logreg.main, argv)
+        artifacts = {a.path for a in mlflow.MlflowClient().list_artifacts(run.info.run_id)}
+
+    assert run.data.params["C"] == "0.5"
+    assert run.data.params["solver"] == "lbfgs"
+    assert run.data.metrics["converged"] == 1.0
+    assert 1 <= run.data.metrics["n_iter"] < logreg.DEFAULTS["max_iter"]
+    assert {"confusion_matrix.png", "sample_digits.png"} <= artifacts
+    assert (model_dir / "MLmodel").is_file()
+
+    data = load_mnist(synthetic_mnist)
+    model = load_model(model_dir)
+    accuracy = (model.predict(data.x_test / 255) == data.y_test).mean()
+    assert accuracy == pytest.approx(run.data.metrics["accuracy"])
+    assert accuracy > 0.5  # learnable synthetic digits: far above chance (0.1)
+
+
+def test_reports_not_converged(synthetic_mnist: Path, tmp_path: Path):
+    argv = ["--data", str(synthetic_mnist), "--model-dir", str(tmp_path / "m"), "--max-iter", "2"]
+    with mlflow_store(tmp_path):
+        run = run_and_fetch(logreg.main, argv)
+    assert run.data.metrics["converged"] == 0.0
+    assert run.data.metrics["n_iter"] == 2
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--C", "0"], "expected a finite number > 0"),
+        (["--C", "nan"], "expected a finite number > 0"),
+        (["--tol", "small"], "expected a number"),
+        (["--max-iter", "-3"], "expected a number >= 1"),
+    ],
+)
+def test_bad_arguments(tmp_path: Path, capsys, extra, message):
+    with pytest.raises(SystemExit) as exit_info:
+        logreg.parse_args(["--data", "d", "--model-dir", str(tmp_path / "m"), *extra])
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_model_dir_that_is_a_file(synthetic_mnist: Path, tmp_path: Path):
+    target = tmp_path / "file"
+    target.write_text("x")
+    with pytest.raises(UsageError, match="is a file"):
+        logreg.main(["--data", str(synthetic_mnist), "--model-dir", str(target)])
+
+
+@pytest.mark.slow
+def test_defaults_converge_and_reach_0925_on_real_mnist(real_mnist_dir: Path):
+    from sklearn.exceptions import ConvergenceWarning
+
+    data = load_mnist(real_mnist_dir)
+    model = logreg.build_model(**{k.lower(): v for k, v in logreg.DEFAULTS.items()})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        model.fit(scaled(data.x_train), data.y_train)
+    assert model.n_iter_.max() < logreg.DEFAULTS["max_iter"]
+    accuracy = float(np.mean(model.predict(scaled(data.x_test)) == data.y_test))
+    assert accuracy >= 0.925

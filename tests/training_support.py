@@ -1,0 +1,39 @@
+"""Running a training script in-process against a throwaway MLflow store, for the training tests."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+
+@contextmanager
+def mlflow_store(path: Path) -> Iterator[str]:
+    """Point MLflow at a fresh sqlite store under `path` for the duration; yields its URI."""
+    import mlflow
+
+    uri = f"sqlite:///{path / 'mlflow.db'}"
+    previous = mlflow.get_tracking_uri()
+    mlflow.set_tracking_uri(uri)
+    try:
+        yield uri
+    finally:
+        mlflow.set_tracking_uri(previous)
+
+
+def run_and_fetch(main: Callable[[list[str]], None], argv: list[str]):
+    """Run a script's main(argv) and return the MLflow run it logged (the latest one)."""
+    import mlflow
+
+    main(argv)
+    run = mlflow.last_active_run()
+    assert run is not None, "the script logged no MLflow run"
+    return run
+
+
+def load_model(model_dir: Path) -> Any:
+    """The sklearn model a script saved, loaded as the scoring script loads it."""
+    from mlflow import sklearn as mlflow_sklearn
+
+    return mlflow_sklearn.load_model(str(model_dir))
