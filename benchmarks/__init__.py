@@ -1,0 +1,1 @@
+"""`python -m benchmarks` (`make bench`): the 2019 hands-on's code against ours on real MNIST."""
