@@ -19,6 +19,7 @@ from mnist_trainer.idx import FILES, write_idx
 from pulumi.runtime import rpc
 from pulumi.runtime.mocks import MockCallArgs, MockMonitor, MockResourceArgs, Mocks
 from workshop_infra.components.environment import WorkshopEnvironment
+from workshop_infra.guardrails import StackClockProvider
 from workshop_infra.job_specs import JobSpecs, read_job_specs
 from workshop_infra.local_data import LocalFile
 from workshop_infra.settings import load_settings
@@ -29,6 +30,7 @@ SUBSCRIPTION = "00000000-0000-0000-0000-00000000abcd"
 TENANT = "11111111-1111-1111-1111-111111111111"
 DEPLOYER = "22222222-2222-2222-2222-222222222222"
 WORKSPACE_PRINCIPAL = "33333333-3333-3333-3333-333333333333"
+WORKSPACE_GUID = "44444444-4444-4444-4444-444444444444"
 SUFFIX = "x7k2q9"
 
 # The input that carries each azure-native resource's Azure name (becomes its `name` output).
@@ -75,6 +77,9 @@ class RecordingMocks(Mocks):
             state["result"] = SUFFIX
         if args.typ == "azure-native:machinelearningservices:Workspace":
             state["identity"] = {"type": "SystemAssigned", "principalId": WORKSPACE_PRINCIPAL}
+            state["workspaceId"] = WORKSPACE_GUID
+        if args.typ == "pulumi-python:dynamic:Resource" and args.name == "stack-clock":
+            state = {**state, **(StackClockProvider().create(state).outs or {})}  # first-run logic
         own = _OWN_NAME_FIRST.get(args.typ)
         keys = ((own,) if own else ()) + _NAME_INPUT
         azure_name = next((state[k] for k in keys if isinstance(state.get(k), str)), args.name)

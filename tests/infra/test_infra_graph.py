@@ -80,7 +80,7 @@ def test_dev_stack_declares_the_whole_environment(dev: Graph) -> None:
         ROLE: 3,  # workspace identity: blob + file on storage; deployer: blob on the container
         COMPUTE: 1,
         DATASTORE: 1,
-        UPLOAD: 1,
+        UPLOAD: 4,  # the MNIST upload, the stack clock, the workspace and key vault purges
         DATA: 1,
         ENV: 1,
     }
@@ -103,13 +103,22 @@ def test_every_resource_sits_in_its_component(dev: Graph) -> None:
         DATA: "Assets",
         ENV: "Assets",
     }
+    dynamic_home = {
+        "mnist-files": "Assets",
+        "stack-clock": "WorkshopEnvironment",
+        "workspace-purge": "Workspace",
+        "key-vault-purge": "Workspace",
+    }
     for r in dev.custom:
         parent = by_urn[r.parent]
         if r.type == ROLE:
             want = "Assets" if r.name == "deployer-blob-writer" else "Workspace"
+        elif r.type == UPLOAD:
+            want = dynamic_home[r.name]
         else:
             want = expected_component[r.type]
         assert parent.type == COMPONENT + want, f"{r.type} {r.name} is under {parent.type}"
+    assert {r.name for r in dev.of_type(UPLOAD)} == set(dynamic_home)
     for component in (r for r in dev.resources if not r.custom):
         if component.type != COMPONENT + "WorkshopEnvironment":
             assert by_urn[component.parent].type == COMPONENT + "WorkshopEnvironment"
@@ -232,7 +241,7 @@ def test_datastore_has_no_credentials(dev: Graph) -> None:
 def test_mnist_files_are_uploaded_and_registered_as_the_jobs_data_asset(
     dev: Graph, files: tuple[LocalFile, ...]
 ) -> None:
-    upload = dev.one(UPLOAD).inputs
+    upload = _by_name(dev)["mnist-files"].inputs
     assert upload["folder"] == "mnist"
     assert upload["files"] == {f.name: {"path": str(f.path), "md5": f.md5} for f in files}
     data = dev.one(DATA).inputs
@@ -341,21 +350,31 @@ def test_low_priority_private_workspace_with_managed_network(
 # it lives in or points at. Anything more would serialise creation for nothing.
 NEEDS = {
     "name-suffix": set(),
-    "resource-group": {"name-suffix"},
-    "account": {"name-suffix", "resource-group"},
+    "stack-clock": set(),
+    "resource-group": {"name-suffix", "stack-clock"},
+    "account": {"name-suffix", "resource-group", "stack-clock"},
     "container": {"account", "resource-group"},
-    "logs": {"name-suffix", "resource-group"},
-    "app-insights": {"name-suffix", "resource-group", "logs"},
-    "key-vault": {"name-suffix", "resource-group"},
-    "workspace": {"name-suffix", "resource-group", "account", "key-vault", "app-insights"},
+    "logs": {"name-suffix", "resource-group", "stack-clock"},
+    "app-insights": {"name-suffix", "resource-group", "logs", "stack-clock"},
+    "key-vault-purge": {"name-suffix"},
+    "key-vault": {"key-vault-purge", "resource-group", "stack-clock"},
+    "workspace": {
+        "name-suffix",
+        "resource-group",
+        "account",
+        "key-vault",
+        "app-insights",
+        "stack-clock",
+    },
+    "workspace-purge": {"resource-group", "workspace"},
     "workspace-storage-blob-data-contributor": {"account", "workspace"},
     "workspace-storage-file-data-privileged-contributor": {"account", "workspace"},
-    "cluster": {"resource-group", "workspace"},
-    "datastore": {"resource-group", "workspace", "account", "container"},
+    "cluster": {"resource-group", "workspace-purge", "stack-clock"},
+    "datastore": {"resource-group", "workspace-purge", "account", "container"},
     "deployer-blob-writer": {"container"},
     "mnist-files": {"account", "container", "deployer-blob-writer"},
-    "mnist": {"resource-group", "workspace", "datastore", "mnist-files"},
-    "environment": {"resource-group", "workspace"},
+    "mnist": {"resource-group", "workspace-purge", "datastore", "mnist-files"},
+    "environment": {"resource-group", "workspace-purge"},
 }
 
 
@@ -375,8 +394,11 @@ def test_critical_path_is_no_longer_than_the_real_dependencies(
 ) -> None:
     depth, chain = dev.depth()
     print(f"critical path ({depth} resources): {' -> '.join(r.name for r in chain)}")
-    assert depth == max(_needed_depth(name) for name in NEEDS) == 7
-    # e.g. name-suffix -> resource-group -> logs -> app-insights -> workspace -> datastore -> mnist
+    # One more than the Azure dependencies alone: the workspace purge sits between the workspace
+    # and what lives in it, so that on destroy those go first (its create is a single GET).
+    assert depth == max(_needed_depth(name) for name in NEEDS) == 8
+    # e.g. name-suffix -> resource-group -> logs -> app-insights -> workspace -> workspace-purge
+    #      -> datastore -> mnist
     assert chain[0].name == "name-suffix" and chain[-1].name == "mnist"
     existing_depth, _ = deploy({"existingResourceGroup": "rg1"}, files).depth()
     assert existing_depth == depth - 1

@@ -9,12 +9,15 @@ import pulumi
 import pulumi_random as random
 from pulumi_azure_native import authorization, resources
 
+from workshop_infra.components.access import TraineeAccess
 from workshop_infra.components.assets import Assets
+from workshop_infra.components.budget import Budget
 from workshop_infra.components.compute import Compute
 from workshop_infra.components.monitoring import Monitoring
 from workshop_infra.components.scope import TYPE_PREFIX, Scope
 from workshop_infra.components.storage import Storage
 from workshop_infra.components.workspace import Workspace
+from workshop_infra.guardrails import StackClock, tagging
 from workshop_infra.job_specs import JobSpecs
 from workshop_infra.local_data import LocalFile
 from workshop_infra.naming import SUFFIX_LENGTH, derive_names
@@ -30,6 +33,9 @@ class WorkshopEnvironment(pulumi.ComponentResource):
     workspace: Workspace
     compute: Compute
     assets: Assets
+    access: TraineeAccess
+    budget: Budget | None
+    clock: StackClock
     studio_url: pulumi.Output[str]
     sdk_config: pulumi.Output[str]
 
@@ -59,11 +65,26 @@ class WorkshopEnvironment(pulumi.ComponentResource):
         )
         names = suffix.result.apply(lambda s: derive_names(settings.prefix, s))
         client = authorization.get_client_config_output()
+        self.clock = StackClock(
+            "stack-clock",
+            ttl_days=settings.ttl_days,
+            fixed_expires_on=settings.expires_on,
+            opts=child,
+        )
+        self.tags: dict[str, pulumi.Input[str]] = {
+            "workshop": settings.prefix,
+            "owner": settings.owner or client.object_id,
+            "expires-on": self.clock.expires_on,
+            "pulumi-stack": pulumi.get_stack(),  # the ttl-sweeper destroys the stack by it
+        }
+        # Every resource below (and in the components) inherits the tagging transformation.
+        child = pulumi.ResourceOptions(parent=self, transformations=[tagging(self.tags)])
         if settings.existing_resource_group:
             existing = resources.get_resource_group_output(
                 resource_group_name=settings.existing_resource_group
             )
             resource_group_name = existing.name
+            resource_group_id = existing.id
         else:
             group = resources.ResourceGroup(
                 "resource-group",
@@ -74,6 +95,7 @@ class WorkshopEnvironment(pulumi.ComponentResource):
                 opts=child,
             )
             resource_group_name = group.name
+            resource_group_id = group.id
         self.scope = Scope(
             settings=settings,
             names=names,
@@ -85,11 +107,36 @@ class WorkshopEnvironment(pulumi.ComponentResource):
         self.storage = Storage("storage", self.scope, child)
         self.monitoring = Monitoring("monitoring", self.scope, child)
         self.workspace = Workspace("workspace", self.scope, self.storage, self.monitoring, child)
-        workspace_name = self.workspace.workspace.name
+        # From the purge, not the workspace: what lives in the workspace is deleted before it.
+        workspace_name = self.workspace.purge.workspace_name
         self.compute = Compute("compute", self.scope, workspace_name, child)
         self.assets = Assets(
             "assets", self.scope, self.storage, workspace_name, specs, mnist_files, child
         )
+        self.access = TraineeAccess(
+            "trainees",
+            self.scope,
+            self.storage,
+            workspace_id=self.workspace.purge.id,
+            workspace_guid=self.workspace.workspace.workspace_id,
+            workspace_name=workspace_name,
+            suffix=suffix.result,
+            opts=child,
+        )
+        self.budget = None
+        if settings.budget_amount and settings.budget_emails:
+            self.budget = Budget(
+                "budget",
+                self.scope,
+                resource_group_id=resource_group_id,
+                created_at=self.clock.created_at,
+                opts=child,
+            )
+        elif settings.budget_amount:
+            pulumi.log.warn(
+                "no cost budget: aml-workshop:budgetEmails is empty (Azure needs someone to "
+                "alert); pulumi config set --path 'aml-workshop:budgetEmails[0]' you@example.com"
+            )
 
         self.studio_url = pulumi.Output.concat(
             "https://ml.azure.com/?wsid=/subscriptions/",
@@ -129,4 +176,31 @@ class WorkshopEnvironment(pulumi.ComponentResource):
                 lambda _: f"azureml:{specs.environment.name}:{specs.environment.version}"
             ),
             "configJson": self.sdk_config,
+            "trainees": self._trainee_handouts(),
+            "expiresOn": self.clock.expires_on,
         }
+
+    def _trainee_handouts(self) -> pulumi.Output[list[dict[str, object]]]:
+        """Per trainee: what `workshop handout` writes into their folder (names, no secrets)."""
+        instances = {key: c.name for key, c in self.access.instances.items()}
+        keys = list(instances)
+
+        def entries(args: list[object]) -> list[dict[str, object]]:
+            studio_url, config, cluster, *names = args
+            by_key = dict(zip(keys, names, strict=True))
+            return [
+                {
+                    "key": trainee.key,
+                    "name": trainee.name,
+                    "principalType": trainee.principal_type,
+                    "studioUrl": studio_url,
+                    "configJson": config,
+                    "computeName": cluster,
+                    "computeInstance": by_key.get(trainee.key),
+                }
+                for trainee in self.scope.settings.principals
+            ]
+
+        return pulumi.Output.all(
+            self.studio_url, self.sdk_config, self.compute.cluster.name, *instances.values()
+        ).apply(entries)

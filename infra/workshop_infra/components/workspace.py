@@ -9,6 +9,7 @@ from workshop_infra import roles
 from workshop_infra.components.monitoring import Monitoring
 from workshop_infra.components.scope import TYPE_PREFIX, Scope
 from workshop_infra.components.storage import Storage
+from workshop_infra.purge import KeyVaultPurge, WorkspacePurge
 
 SOFT_DELETE_DAYS = 7  # the minimum: a destroyed vault blocks its name for the shortest time
 
@@ -23,6 +24,8 @@ class Workspace(pulumi.ComponentResource):
     key_vault: keyvault.Vault
     registry: containerregistry.Registry | None
     workspace: machinelearningservices.Workspace
+    purge: WorkspacePurge
+    """Everything inside the workspace takes the workspace name from here (see purge.py)."""
     principal_id: pulumi.Output[str]
 
     def __init__(
@@ -36,10 +39,20 @@ class Workspace(pulumi.ComponentResource):
         super().__init__(f"{TYPE_PREFIX}:Workspace", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         settings = scope.settings
+        # The vault takes its name from the purge, so on destroy the purge runs after its delete.
+        vault_purge = KeyVaultPurge(
+            "key-vault-purge",
+            subscription_id=scope.subscription_id,
+            location=scope.location,
+            vault_name=scope.name("key_vault"),
+            # A vault with purge protection cannot be purged: it stays soft-deleted.
+            enabled=settings.purge_on_destroy and not settings.key_vault_purge_protection,
+            opts=child,
+        )
         self.key_vault = keyvault.Vault(
             "key-vault",
             keyvault.VaultArgs(
-                vault_name=scope.name("key_vault"),
+                vault_name=vault_purge.vault_name,
                 resource_group_name=scope.resource_group_name,
                 location=scope.location,
                 properties=keyvault.VaultPropertiesArgs(
@@ -97,6 +110,14 @@ class Workspace(pulumi.ComponentResource):
                 application_insights=monitoring.app_insights.id,
                 container_registry=self.registry.id if self.registry else None,
             ),
+            opts=child,
+        )
+        self.purge = WorkspacePurge(
+            "workspace-purge",
+            subscription_id=scope.subscription_id,
+            resource_group_name=scope.resource_group_name,
+            workspace_name=self.workspace.name,
+            enabled=settings.purge_on_destroy,
             opts=child,
         )
         identity = self.workspace.identity

@@ -1,0 +1,121 @@
+"""Trainee access: role assignments for every trainee (and the trainee group), and optional
+personal compute instances.
+
+Per principal, with `principal_type` set explicitly (a new principal without it fails with
+PrincipalNotFound while Entra replicates):
+- AzureML Data Scientist on the workspace: submit jobs, use compute, register models, deploy;
+  it cannot create or delete compute or change the workspace.
+- Storage Blob Data Reader on the workshop container: read the shared MNIST files. Not
+  Contributor: one trainee must not be able to overwrite or delete the data everyone else uses.
+- Storage Blob Data Contributor on the workspace's artifact container (azureml-blobstore-<id>):
+  with identity-based system datastores the SDK uploads a job's code and writes its outputs with
+  the trainee's own identity, so submitting a job needs write access there (and only there).
+"""
+
+from __future__ import annotations
+
+import pulumi
+from pulumi_azure_native import machinelearningservices as ml
+
+from workshop_infra import roles
+from workshop_infra.components.scope import TYPE_PREFIX, Scope
+from workshop_infra.components.storage import Storage
+from workshop_infra.trainees import Trainee, compute_instance_name
+
+
+class TraineeAccess(pulumi.ComponentResource):
+    instances: dict[str, ml.Compute]
+    """Compute instances by trainee key."""
+
+    def __init__(
+        self,
+        name: str,
+        scope: Scope,
+        storage: Storage,
+        *,
+        workspace_id: pulumi.Input[str],
+        workspace_guid: pulumi.Input[str],
+        workspace_name: pulumi.Input[str],
+        suffix: pulumi.Output[str],
+        opts: pulumi.ResourceOptions | None = None,
+    ):
+        super().__init__(f"{TYPE_PREFIX}:TraineeAccess", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        settings = scope.settings
+        artifacts = pulumi.Output.concat(
+            storage.account.id,
+            "/blobServices/default/containers/azureml-blobstore-",
+            workspace_guid,
+        )
+        grants = (
+            ("data-scientist", "AzureML Data Scientist", workspace_id),
+            ("data-reader", "Storage Blob Data Reader", storage.container.id),
+            ("artifacts", "Storage Blob Data Contributor", artifacts),
+        )
+        self.instances = {}
+        for trainee in settings.principals:
+            for short, role, target in grants:
+                roles.grant(
+                    f"trainee-{trainee.key}-{short}",
+                    role=role,
+                    scope=target,
+                    principal_id=trainee.object_id,
+                    principal_type=trainee.principal_type,
+                    subscription_id=scope.subscription_id,
+                    opts=child,
+                )
+            if settings.trainee_compute_instances and trainee.principal_type == "User":
+                self.instances[trainee.key] = self._instance(
+                    trainee, scope, workspace_name, suffix, child
+                )
+        self.register_outputs({"instances": [c.name for c in self.instances.values()]})
+
+    @staticmethod
+    def _instance(
+        trainee: Trainee,
+        scope: Scope,
+        workspace_name: pulumi.Input[str],
+        suffix: pulumi.Output[str],
+        opts: pulumi.ResourceOptions,
+    ) -> ml.Compute:
+        settings = scope.settings
+        nightly_stop = ml.ComputeStartStopScheduleArgs(
+            action=ml.ComputePowerAction.STOP,
+            trigger_type=ml.ComputeTriggerType.CRON,
+            cron=ml.CronArgs(
+                expression=settings.trainee_compute_stop_cron,
+                time_zone=settings.trainee_compute_time_zone,
+            ),
+            status=ml.ScheduleStatus.ENABLED,
+        )
+        return ml.Compute(
+            f"instance-{trainee.key}",
+            ml.ComputeArgs(
+                compute_name=suffix.apply(lambda s: compute_instance_name(s, trainee)),
+                workspace_name=workspace_name,
+                resource_group_name=scope.resource_group_name,
+                location=scope.location,
+                properties=ml.ComputeInstanceArgs(
+                    compute_type="ComputeInstance",
+                    description=f"Personal compute instance of {trainee.name}",
+                    disable_local_auth=True,
+                    properties=ml.ComputeInstancePropertiesArgs(
+                        vm_size=settings.trainee_compute_vm_size,
+                        idle_time_before_shutdown=settings.instance_idle_iso,
+                        compute_instance_authorization_type=(
+                            ml.ComputeInstanceAuthorizationType.PERSONAL
+                        ),
+                        personal_compute_instance_settings=ml.PersonalComputeInstanceSettingsArgs(
+                            assigned_user=ml.AssignedUserArgs(
+                                object_id=trainee.object_id, tenant_id=scope.tenant_id
+                            )
+                        ),
+                        ssh_settings=ml.ComputeInstanceSshSettingsArgs(
+                            ssh_public_access=ml.SshPublicAccess.DISABLED
+                        ),
+                        schedules=ml.ComputeSchedulesArgs(compute_start_stop=[nightly_stop]),
+                    ),
+                ),
+            ),
+            opts=opts,
+        )

@@ -1,0 +1,339 @@
+"""The purge providers against a scripted ARM on 127.0.0.1: real HTTP, exact requests, waits."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from pulumi.dynamic.dynamic import serialize_provider
+from workshop_infra import purge
+from workshop_infra.purge import KeyVaultPurgeProvider, PurgeError, WorkspacePurgeProvider
+
+from workshop.paths import ROOT
+
+SUB = "00000000-0000-0000-0000-00000000abcd"
+WS_PATH = (
+    f"/subscriptions/{SUB}/resourceGroups/rg1/providers/Microsoft.MachineLearningServices"
+    "/workspaces/ws1"
+)
+KV_PATH = (
+    f"/subscriptions/{SUB}/providers/Microsoft.KeyVault/locations/westeurope/deletedVaults/kv1"
+)
+
+
+@dataclass
+class Answer:
+    status: int
+    body: dict[str, Any] | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Seen:
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    authorization: str
+
+
+class FakeArm:
+    """Answers each (method, path) from its own script; the last answer repeats."""
+
+    def __init__(self) -> None:
+        self.scripts: dict[tuple[str, str], list[Answer]] = {}
+        self.seen: list[Seen] = []
+        self.url = ""
+
+    def script(self, method: str, path: str, *answers: Answer) -> None:
+        self.scripts[(method, path)] = list(answers)
+
+    def answer(self, method: str, raw_path: str, auth: str) -> Answer:
+        parts = urlsplit(raw_path)
+        self.seen.append(Seen(method, parts.path, parse_qs(parts.query), auth))
+        queue = self.scripts.get((method, parts.path))
+        if not queue:
+            return Answer(599, {"error": {"code": "Unscripted", "message": raw_path}})
+        return queue.pop(0) if len(queue) > 1 else queue[0]
+
+    def calls(self) -> list[tuple[str, str]]:
+        return [(s.method, s.path) for s in self.seen]
+
+
+@pytest.fixture
+def arm(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeArm]:
+    fake = FakeArm()
+
+    class Handler(BaseHTTPRequestHandler):
+        def _reply(self) -> None:
+            answer = fake.answer(self.command, self.path, self.headers.get("Authorization", ""))
+            payload = json.dumps(answer.body).encode() if answer.body is not None else b""
+            self.send_response(answer.status)
+            for key, value in answer.headers.items():
+                self.send_header(key, value.replace("{base}", fake.url))
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        do_GET = do_POST = do_DELETE = _reply
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    fake.url = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
+    thread.start()
+
+    class Token:
+        token = "fake-token"
+
+    class Credential:
+        def get_token(self, *scopes: str) -> Token:
+            assert scopes == ("https://management.azure.com/.default",)
+            return Token()
+
+    monkeypatch.setattr(purge, "_credential", Credential)
+    yield fake
+    server.shutdown()
+    server.server_close()
+
+
+def _fast(provider: Any, wait: float = 5.0) -> Any:
+    provider.max_wait_seconds = wait
+    provider.poll_seconds = 0.01
+    provider.max_backoff_seconds = 0.05
+    return provider
+
+
+def _ws(arm: FakeArm, enabled: bool = True) -> dict[str, Any]:
+    return {
+        "subscription_id": SUB,
+        "resource_group_name": "rg1",
+        "workspace_name": "ws1",
+        "enabled": enabled,
+        "arm_url": arm.url,
+    }
+
+
+def _kv(arm: FakeArm, enabled: bool = True) -> dict[str, Any]:
+    return {
+        "subscription_id": SUB,
+        "location": "westeurope",
+        "vault_name": "kv1",
+        "enabled": enabled,
+        "arm_url": arm.url,
+    }
+
+
+# --- workspace ---------------------------------------------------------------------------------
+
+
+def test_workspace_create_checks_the_workspace_is_reachable(arm: FakeArm) -> None:
+    arm.script("GET", WS_PATH, Answer(200, {"name": "ws1"}))
+    result = _fast(WorkspacePurgeProvider()).create(_ws(arm))
+    assert result.id == WS_PATH
+    assert arm.calls() == [("GET", WS_PATH)]
+    assert arm.seen[0].query == {"api-version": [purge.WORKSPACE_API]}
+    assert arm.seen[0].authorization == "Bearer fake-token"
+
+
+def test_workspace_create_fails_early_without_access(arm: FakeArm) -> None:
+    arm.script("GET", WS_PATH, Answer(403, {"error": {"code": "AuthorizationFailed"}}))
+    with pytest.raises(PurgeError, match=r"ws1: cannot read it \(HTTP 403 \(AuthorizationFailed"):
+        _fast(WorkspacePurgeProvider()).create(_ws(arm))
+
+
+def test_workspace_delete_force_purges_and_polls_until_gone(arm: FakeArm) -> None:
+    arm.script(
+        "DELETE",
+        WS_PATH,
+        Answer(202, headers={"Azure-AsyncOperation": "{base}/operations/op1?api-version=x"}),
+    )
+    arm.script(
+        "GET",
+        "/operations/op1",
+        Answer(200, {"status": "InProgress"}),
+        Answer(200, {"status": "InProgress"}),
+        Answer(200, {"status": "Succeeded"}),
+    )
+    arm.script("GET", WS_PATH, Answer(200, {"properties": {"provisioningState": "Deleting"}}))
+    arm.scripts[("GET", WS_PATH)].append(Answer(404))
+    _fast(WorkspacePurgeProvider()).delete(WS_PATH, _ws(arm))
+    assert arm.calls() == [
+        ("DELETE", WS_PATH),
+        ("GET", "/operations/op1"),
+        ("GET", "/operations/op1"),
+        ("GET", "/operations/op1"),
+        ("GET", WS_PATH),
+        ("GET", WS_PATH),
+    ]
+    assert arm.seen[0].query == {"api-version": [purge.WORKSPACE_API], "forceToPurge": ["true"]}
+    assert arm.seen[1].query == {"api-version": ["x"]}  # the operation URL is used as given
+
+
+def test_workspace_delete_follows_a_location_header(arm: FakeArm) -> None:
+    arm.script("DELETE", WS_PATH, Answer(202, headers={"Location": "{base}/results/r1"}))
+    arm.script("GET", "/results/r1", Answer(202), Answer(204))
+    arm.script("GET", WS_PATH, Answer(404))
+    _fast(WorkspacePurgeProvider()).delete(WS_PATH, _ws(arm))
+    assert arm.calls() == [
+        ("DELETE", WS_PATH),
+        ("GET", "/results/r1"),
+        ("GET", "/results/r1"),
+        ("GET", WS_PATH),
+    ]
+
+
+def test_transient_answers_are_retried_honouring_retry_after(
+    arm: FakeArm, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    slept: list[float] = []
+    monkeypatch.setattr(purge.time, "sleep", slept.append)
+    arm.script(
+        "DELETE",
+        WS_PATH,
+        Answer(429, headers={"Retry-After": "7"}),
+        Answer(503),
+        Answer(409, {"error": {"code": "Conflict", "message": "compute still deleting"}}),
+        Answer(200),
+    )
+    arm.script("GET", WS_PATH, Answer(404))
+    _fast(WorkspacePurgeProvider(), wait=60).delete(WS_PATH, _ws(arm))
+    assert arm.calls() == [("DELETE", WS_PATH)] * 4 + [("GET", WS_PATH)]
+    assert slept[0] == 7.0  # Retry-After, not the backoff
+    assert slept[1:] == [0.02, 0.04]  # exponential backoff from poll_seconds
+
+
+def test_a_purge_that_keeps_failing_gives_up_within_its_deadline(arm: FakeArm) -> None:
+    arm.script("DELETE", WS_PATH, Answer(503, {"error": {"code": "ServiceUnavailable"}}))
+    started = time.monotonic()
+    with pytest.raises(PurgeError) as caught:
+        _fast(WorkspacePurgeProvider(), wait=0.3).delete(WS_PATH, _ws(arm))
+    assert time.monotonic() - started < 5  # bounded: gave up, did not hang
+    message = str(caught.value)
+    assert "purging workspace ws1: not done after 0 s" in message
+    assert "HTTP 503 (ServiceUnavailable)" in message
+    assert len(arm.seen) >= 3
+
+
+def test_a_refused_purge_fails_at_once_with_arms_message(arm: FakeArm) -> None:
+    arm.script("DELETE", WS_PATH, Answer(403, {"error": {"code": "Forbidden", "message": "no"}}))
+    with pytest.raises(PurgeError, match=r"HTTP 403 \(Forbidden: no\)"):
+        _fast(WorkspacePurgeProvider()).delete(WS_PATH, _ws(arm))
+    assert len(arm.seen) == 1
+
+
+def test_a_failed_operation_fails_the_delete(arm: FakeArm) -> None:
+    arm.script("DELETE", WS_PATH, Answer(202, headers={"Azure-AsyncOperation": "{base}/op"}))
+    arm.script("GET", "/op", Answer(200, {"status": "Failed", "error": {"code": "Boom"}}))
+    with pytest.raises(PurgeError, match="the operation failed: HTTP 200 \\(Boom"):
+        _fast(WorkspacePurgeProvider()).delete(WS_PATH, _ws(arm))
+
+
+def test_an_already_gone_workspace_is_fine_and_disabled_purges_do_nothing(arm: FakeArm) -> None:
+    arm.script("DELETE", WS_PATH, Answer(404))
+    _fast(WorkspacePurgeProvider()).delete(WS_PATH, _ws(arm))
+    assert arm.calls() == [("DELETE", WS_PATH)]
+    arm.seen.clear()
+    _fast(WorkspacePurgeProvider()).delete(WS_PATH, _ws(arm, enabled=False))
+    _fast(WorkspacePurgeProvider()).create(_ws(arm, enabled=False))
+    _fast(KeyVaultPurgeProvider()).delete(KV_PATH, _kv(arm, enabled=False))
+    _fast(KeyVaultPurgeProvider()).create(_kv(arm, enabled=False))
+    assert arm.seen == []
+
+
+# --- key vault ---------------------------------------------------------------------------------
+
+
+def test_key_vault_delete_waits_for_the_soft_delete_then_purges(arm: FakeArm) -> None:
+    arm.script(
+        "POST",
+        f"{KV_PATH}/purge",
+        Answer(404),  # the vault's delete has not reached deletedVaults yet
+        Answer(404),
+        Answer(202, headers={"Location": "{base}/kvop"}),
+    )
+    arm.script("GET", "/kvop", Answer(202), Answer(200))
+    arm.script("GET", KV_PATH, Answer(404))
+    _fast(KeyVaultPurgeProvider()).delete(KV_PATH, _kv(arm))
+    assert arm.calls() == [("POST", f"{KV_PATH}/purge")] * 3 + [
+        ("GET", "/kvop"),
+        ("GET", "/kvop"),
+        ("GET", KV_PATH),
+    ]
+    assert arm.seen[0].query == {"api-version": [purge.KEY_VAULT_API]}
+
+
+def test_key_vault_delete_with_nothing_soft_deleted_ends_after_the_grace(arm: FakeArm) -> None:
+    arm.script("POST", f"{KV_PATH}/purge", Answer(404))
+    provider = _fast(KeyVaultPurgeProvider())
+    provider.not_found_grace_seconds = 0.1
+    provider.delete(KV_PATH, _kv(arm))
+    assert {c for c in arm.calls()} == {("POST", f"{KV_PATH}/purge")}
+
+
+def test_key_vault_create_purges_a_leftover_vault_of_the_same_name(arm: FakeArm) -> None:
+    arm.script("GET", KV_PATH, Answer(200, {"name": "kv1"}), Answer(404))
+    arm.script("POST", f"{KV_PATH}/purge", Answer(200))
+    result = _fast(KeyVaultPurgeProvider()).create(_kv(arm))
+    assert result.id == KV_PATH
+    assert arm.calls() == [("GET", KV_PATH), ("POST", f"{KV_PATH}/purge"), ("GET", KV_PATH)]
+
+
+def test_key_vault_create_with_no_leftover_only_looks(arm: FakeArm) -> None:
+    arm.script("GET", KV_PATH, Answer(404))
+    _fast(KeyVaultPurgeProvider()).create(_kv(arm))
+    assert arm.calls() == [("GET", KV_PATH)]
+
+
+# --- diff and the provider host ----------------------------------------------------------------
+
+
+def test_a_new_name_replaces_and_a_switch_only_updates() -> None:
+    provider = WorkspacePurgeProvider()
+    old = {"subscription_id": SUB, "resource_group_name": "rg1", "workspace_name": "ws1"}
+    old |= {"enabled": True, "arm_url": purge.ARM_URL, "__provider": "pickled"}
+    renamed = provider.diff("id", old, {**old, "workspace_name": "ws2"})
+    assert renamed.changes and renamed.replaces == ["workspace_name"]
+    switched = provider.diff("id", old, {**old, "enabled": False})
+    assert switched.changes and not switched.replaces
+    assert not provider.diff("id", old, {**old, "__provider": "other"}).changes
+
+
+def test_pulumis_provider_host_can_load_both_providers() -> None:
+    pickled = [serialize_provider(p) for p in (WorkspacePurgeProvider(), KeyVaultPurgeProvider())]
+    script = (
+        "import base64, sys, dill\n"
+        "for line in sys.stdin.read().split():\n"
+        "    p = dill.loads(base64.b64decode(line)); print(type(p).__module__, type(p).__name__)"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        input="\n".join(pickled),
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == [
+        "workshop_infra.purge",
+        "WorkspacePurgeProvider",
+        "workshop_infra.purge",
+        "KeyVaultPurgeProvider",
+    ]
+    assert all(base64.b64decode(p) for p in pickled)
