@@ -3,11 +3,11 @@
     python -m mnist_trainer.compare --data DIR --logreg-model DIR --knn-model DIR
                                     --best-model DIR --report DIR [--test-limit N]
 
-Both inputs are MLflow sklearn models (folders with an MLmodel file) that take raw pixels,
-(n, 784) values 0-255, and preprocess inside their own pipeline (mnist_trainer.common's
-contract). Logs `logreg_accuracy`, `knn_accuracy` and `accuracy` (the winner's), copies the
-winning model folder to --best-model and writes comparison.json to --report. A tie goes to the
-logistic regression: far smaller to ship and faster to serve.
+Both inputs are MLflow sklearn models (folders with an MLmodel file) that take (n, 784) pixels
+scaled to 0-1, as they were fitted (mnist_trainer.common.scaled, also what score.py sends).
+Logs `logreg_accuracy`, `knn_accuracy` and `accuracy` (the winner's), copies the winning model
+folder to --best-model and writes comparison.json to --report. A tie goes to the logistic
+regression: far smaller to ship and faster to serve.
 """
 
 from __future__ import annotations
@@ -21,14 +21,10 @@ from typing import Any
 
 import numpy as np
 
+from mnist_trainer.common import scaled
 from mnist_trainer.idx import IdxError, load_mnist
 
 CANDIDATES = ("logreg", "knn")
-
-
-def features(images: np.ndarray) -> np.ndarray:
-    """Images as the models take them: (n, 784) raw pixels 0-255 (see mnist_trainer.common)."""
-    return images.reshape(len(images), -1)
 
 
 def find_model_dir(path: Path) -> Path:
@@ -49,7 +45,7 @@ def compare(
     from mlflow.sklearn import load_model
 
     mnist = load_mnist(data)
-    x_test, y_test = features(mnist.x_test[:test_limit]), mnist.y_test[:test_limit]
+    x_test, y_test = scaled(mnist.x_test[:test_limit]), mnist.y_test[:test_limit]
     accuracy: dict[str, float] = {}
     folders: dict[str, Path] = {}
     for name, path in models.items():
