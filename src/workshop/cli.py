@@ -33,6 +33,7 @@ COMMAND_MODULES: list[str] = [
     "run",
     "serve",
     "demo",
+    "handout",
 ]
 
 for _name in COMMAND_MODULES:

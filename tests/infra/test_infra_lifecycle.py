@@ -331,3 +331,17 @@ def test_bad_trainee_and_guardrail_settings_fail_clearly(
         load_settings(values, "westeurope")
     assert caught.value.key == f"aml-workshop:{key}"
     assert words in str(caught.value)
+
+
+def test_the_stack_outputs_make_handouts(tmp_path: object) -> None:
+    """The program's outputs and `workshop handout` agree on the contract."""
+    from pathlib import Path
+
+    from workshop.handout import handouts_from_outputs, write_handouts
+
+    graph, _ = _graph(30)
+    handouts = handouts_from_outputs(json.loads(json.dumps(graph.outputs)), "mock stack")
+    assert len(handouts) == 31
+    folders = write_handouts(handouts, Path(str(tmp_path)))
+    assert len({f.name for f in folders}) == 31
+    assert sum(h.compute_instance is not None for h in handouts) == 30

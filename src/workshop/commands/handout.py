@@ -1,0 +1,51 @@
+"""`workshop handout`: a folder per trainee (config.json, README.md, index.html) from a stack."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from workshop.errors import WorkshopError
+
+
+def register(app: typer.Typer) -> None:
+    app.command(name="handout", rich_help_panel="Azure")(handout)
+
+
+def handout(
+    out: Annotated[Path, typer.Option("--out", help="Folder to write the handouts into.")],
+    stack: Annotated[
+        str | None, typer.Option("--stack", help="Read the outputs of this Pulumi stack.")
+    ] = None,
+    outputs: Annotated[
+        Path | None,
+        typer.Option("--outputs", help="Or a file saved with `pulumi stack output --json`."),
+    ] = None,
+) -> None:
+    """Write each trainee's handout: config.json and a page with links, data, compute, commands.
+
+    Nothing secret is written: trainees sign in with their own account (`az login`).
+    """
+    from workshop.handout import handouts_from_outputs, read_outputs_file, write_handouts
+
+    if (stack is None) == (outputs is None):
+        raise WorkshopError(
+            "give exactly one of --stack NAME or --outputs FILE",
+            hint="workshop handout --stack dev --out handouts/",
+        )
+    data: Any
+    if stack is not None:
+        from workshop.azure.stack import stack_outputs
+
+        data, source = stack_outputs(stack), f"stack {stack}"
+    else:
+        assert outputs is not None
+        data, source = read_outputs_file(outputs), str(outputs)
+    folders = write_handouts(handouts_from_outputs(data, source), out)
+    console = Console()
+    for folder in folders:
+        console.print(f"  {folder}")
+    console.print(f"[green]{len(folders)} handouts in {out}[/]")
