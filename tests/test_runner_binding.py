@@ -94,3 +94,23 @@ def test_pipeline_steps_run_after_the_steps_they_read_from() -> None:
     }
     with pytest.raises(WorkshopError, match="cycle"):
         order(cycle)
+
+
+def test_pin_warnings_name_each_package_that_differs_from_the_conda_file(tmp_path: Path) -> None:
+    from importlib import metadata
+
+    from workshop.runner.environment import pin_warnings
+
+    (tmp_path / "conda.yml").write_text(
+        "dependencies:\n  - python=3.11\n  - pip:\n"
+        f"      - numpy=={metadata.version('numpy')}\n"
+        "      - scikit-learn==0.0.1\n"
+    )
+    (tmp_path / "env.yml").write_text(
+        "$schema: https://azuremlschemas.azureedge.net/latest/environment.schema.json\n"
+        "name: pinned\nversion: '3'\nimage: x\nconda_file: conda.yml\n"
+    )
+    assets = binding.Assets(tmp_path)
+    warnings = pin_warnings("azureml:pinned:3", assets)
+    assert warnings == [f"scikit-learn {metadata.version('scikit-learn')} here, 0.0.1 in conda.yml"]
+    assert pin_warnings("azureml:mnist-sklearn:1", assets) == []  # the repository's pins agree
