@@ -1,8 +1,9 @@
 """Azure resource names derived from the workshop prefix and the stack's random suffix.
 
 Globally unique names (storage account, key vault, container registry) and the ones a soft delete
-blocks (workspace) carry a per-stack random suffix, so parallel CI stacks and a
-destroy-then-recreate never collide. The suffix is only known at deployment time, so the prefix is
+blocks (workspace) carry a per-stack suffix drawn by pulumi-random with a per-stack seed, so
+parallel CI stacks never collide and a destroy-then-recreate gets the same names back. The suffix
+is only known at deployment time, so the prefix is
 checked statically: `check_prefix` builds every name with a stand-in suffix of the same length and
 alphabet, which is sound because no name rule treats one lowercase letter or digit differently from
 another in the suffix's position.
@@ -18,7 +19,9 @@ from workshop.names import COMPUTE_NAME
 from workshop_infra.errors import ConfigError
 
 SUFFIX_LENGTH = 6
-"""Length of the random suffix (lowercase letters and digits, pulumi-random RandomString)."""
+"""Length of the per-stack suffix (a seeded pulumi-random RandomShuffle of SUFFIX_ALPHABET)."""
+
+SUFFIX_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
 
 _STAND_IN_SUFFIX = "a0" * (SUFFIX_LENGTH // 2)
 

@@ -73,8 +73,8 @@ class RecordingMocks(Mocks):
 
     def new_resource(self, args: MockResourceArgs) -> tuple[str | None, dict]:
         state = dict(args.inputs)
-        if args.typ == "random:index/randomString:RandomString":
-            state["result"] = SUFFIX
+        if args.typ == "random:index/randomShuffle:RandomShuffle":
+            state["results"] = list(SUFFIX)
         if args.typ == "azure-native:machinelearningservices:Workspace":
             state["identity"] = {"type": "SystemAssigned", "principalId": WORKSPACE_PRINCIPAL}
             state["workspaceId"] = WORKSPACE_GUID

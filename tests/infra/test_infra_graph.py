@@ -38,7 +38,7 @@ DATA = "azure-native:machinelearningservices:DataVersion"
 ENV = "azure-native:machinelearningservices:EnvironmentVersion"
 ROLE = "azure-native:authorization:RoleAssignment"
 UPLOAD = "pulumi-python:dynamic:Resource"
-RANDOM = "random:index/randomString:RandomString"
+RANDOM = "random:index/randomShuffle:RandomShuffle"
 COMPONENT = "aml-workshop:components:"
 
 
@@ -138,13 +138,16 @@ def test_names_carry_the_prefix_and_the_stack_suffix(dev: Graph) -> None:
         assert SUFFIX in name and name.replace("-", "").startswith(prefix), name
     assert dev.one(COMPUTE).inputs["computeName"] == COMPUTE_NAME
     suffix = dev.one(RANDOM).inputs
-    assert (suffix["length"], suffix["special"], suffix["upper"]) == (6, False, False)
-    assert suffix["keepers"] == {"seed": "1"}
+    assert suffix["resultCount"] == 6
+    assert set(suffix["inputs"]) == set("abcdefghijklmnopqrstuvwxyz0123456789")
+    # Seeded by subscription, project, stack and nameSuffixSeed: the same names after a
+    # destroy-then-up, different ones for every other stack.
+    assert suffix["seed"] == f"{SUBSCRIPTION}/aml-workshop/test/1"
 
 
-def test_a_new_suffix_seed_is_a_keeper_change(files: tuple[LocalFile, ...]) -> None:
+def test_a_new_suffix_seed_changes_the_shuffle_seed(files: tuple[LocalFile, ...]) -> None:
     graph = deploy({"nameSuffixSeed": "ci-42"}, files)
-    assert graph.one(RANDOM).inputs["keepers"] == {"seed": "ci-42"}
+    assert graph.one(RANDOM).inputs["seed"].endswith("/ci-42")
 
 
 # --- security defaults, by property ------------------------------------------------------------

@@ -20,7 +20,7 @@ from workshop_infra.components.workspace import Workspace
 from workshop_infra.guardrails import StackClock, tagging
 from workshop_infra.job_specs import JobSpecs
 from workshop_infra.local_data import LocalFile
-from workshop_infra.naming import SUFFIX_LENGTH, derive_names
+from workshop_infra.naming import SUFFIX_ALPHABET, SUFFIX_LENGTH, derive_names
 from workshop_infra.settings import Settings
 
 
@@ -50,21 +50,30 @@ class WorkshopEnvironment(pulumi.ComponentResource):
         super().__init__(f"{TYPE_PREFIX}:WorkshopEnvironment", name, None, opts)
         self._specs = specs
         child = pulumi.ResourceOptions(parent=self)
-        # Stable for the life of the stack; a new nameSuffixSeed draws a new one (fresh names).
-        suffix = random.RandomString(
+        client = authorization.get_client_config_output()
+        # A seeded pulumi-random shuffle: the same suffix for the same subscription, project,
+        # stack and nameSuffixSeed, so `pulumi up` right after a destroy (which purges the
+        # soft-deleted workspace and vault) recreates the same names, parallel stacks differ,
+        # and a new nameSuffixSeed draws fresh names.
+        suffix = random.RandomShuffle(
             "name-suffix",
-            random.RandomStringArgs(
-                length=SUFFIX_LENGTH,
-                special=False,
-                upper=False,
-                numeric=True,
-                lower=True,
-                keepers={"seed": settings.name_suffix_seed},
+            random.RandomShuffleArgs(
+                inputs=list(SUFFIX_ALPHABET),
+                result_count=SUFFIX_LENGTH,
+                seed=pulumi.Output.concat(
+                    client.subscription_id,
+                    "/",
+                    pulumi.get_project(),
+                    "/",
+                    pulumi.get_stack(),
+                    "/",
+                    settings.name_suffix_seed,
+                ),
             ),
             opts=child,
         )
-        names = suffix.result.apply(lambda s: derive_names(settings.prefix, s))
-        client = authorization.get_client_config_output()
+        suffix_text = suffix.results.apply("".join)
+        names = suffix_text.apply(lambda text: derive_names(settings.prefix, text))
         self.clock = StackClock(
             "stack-clock",
             ttl_days=settings.ttl_days,
@@ -120,7 +129,7 @@ class WorkshopEnvironment(pulumi.ComponentResource):
             workspace_id=self.workspace.purge.id,
             workspace_guid=self.workspace.workspace.workspace_id,
             workspace_name=workspace_name,
-            suffix=suffix.result,
+            suffix=suffix_text,
             opts=child,
         )
         self.budget = None
