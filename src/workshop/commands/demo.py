@@ -139,8 +139,9 @@ def _summary(records: dict[str, Any], result: DemoResult, ui: str) -> None:
 
     client = MlflowClient(tracking_uri=store_uri())
     table = Table(title="the hands-on, run locally", title_justify="left")
-    for column in ("job", "accuracy", "best k / params", "seconds", "model", "plots (MLflow)"):
-        table.add_column(column, overflow="fold")
+    for column in ("job", "accuracy", "best k / params", "seconds"):
+        table.add_column(column)
+    places: list[str] = []
     for name, record in records.items():
         best = record.best_child()
         detail = (
@@ -156,12 +157,22 @@ def _summary(records: dict[str, Any], result: DemoResult, ui: str) -> None:
             f"{result.accuracy[name]:.4f}",
             detail,
             f"{result.timings.get(name, 0):.0f}",
-            record.outputs.get("model", ""),
-            artifacts.removeprefix("file://"),
         )
+        places.append(f"{name}: model {_short(record.outputs.get('model', ''))}")
+        places.append(f"{name}: plots and logs {_short(artifacts.removeprefix('file://'))}")
     console.print(table)
+    for line in places:
+        console.print(line, highlight=False, soft_wrap=True)
     if result.sample_accuracy is not None:
         console.print(f"local endpoint: {result.sample_accuracy:.0%} of the sampled test digits")
     phases = ", ".join(f"{k} {v:.0f} s" for k, v in result.timings.items())
     console.print(f"phases: {phases}", highlight=False)
     console.print(f"every run in the MLflow UI: {ui}", highlight=False, soft_wrap=True)
+
+
+def _short(path: str) -> str:
+    """A path relative to the current folder when it is under it (shorter to read)."""
+    try:
+        return str(Path(path).relative_to(Path.cwd()))
+    except ValueError:
+        return path
