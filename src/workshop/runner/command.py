@@ -164,6 +164,9 @@ def run_tasks(
             launches, concurrency=concurrency, deadline=deadline, on_start=on_start, on_exit=on_exit
         )
     except KeyboardInterrupt:
+        for record in records:
+            if record.run_id is None:
+                record.error = "not started (interrupted)"
         raise Interrupted(records) from None
     for record, outcome in zip(records, outcomes, strict=True):
         if outcome.how == "not_started":
