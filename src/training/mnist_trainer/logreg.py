@@ -21,8 +21,10 @@ import numpy as np
 
 from mnist_trainer import common, plots
 
-# Measured on full MNIST (benchmarks/results.json): converges, >= 0.925, faster than the original.
-DEFAULTS = {"C": 1.0, "tol": 5e-4, "max_iter": 1000}
+# Measured on full MNIST (benchmarks/results.json): converges in ~126 iterations at 0.9265, still
+# faster than the original (float32 iterations are cheaper). tol 5e-4 stopped at 90 iterations
+# and 0.9251, too close to the 0.925 floor for run-to-run rounding differences.
+DEFAULTS = {"C": 1.0, "tol": 3e-4, "max_iter": 1000}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
