@@ -1,6 +1,6 @@
 """Run every benchmark section on the real MNIST files, print one table, write results.json.
 
-    python -m benchmarks [--data DIR] [--out FILE]
+    python -m benchmarks [--data DIR] [--out FILE] [--skip-demo]
 
 --data defaults to the first local directory in WORKSHOP_MNIST_MIRROR, else the data cache.
 """
@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 from mnist_trainer.idx import FILES, load_mnist
 
+from benchmarks.demo import demo_phases
 from benchmarks.sections import SECTIONS, Section
 
 RESULTS = Path(__file__).with_name("results.json")
@@ -77,6 +78,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--data", type=Path, default=None, help="folder with the 4 MNIST files")
     parser.add_argument("--out", type=Path, default=RESULTS, help="results file [%(default)s]")
+    parser.add_argument(
+        "--skip-demo", action="store_true", help="leave out the `make demo` phases (~4 minutes)"
+    )
     args = parser.parse_args(argv)
     data_dir = args.data or default_data_dir()
     missing = [
@@ -97,6 +101,9 @@ def main(argv: list[str] | None = None) -> int:
     for run in SECTIONS:
         print(f"running {run.__name__} ...", flush=True)
         sections.append(run(data))
+    if not args.skip_demo:
+        print("running the demo (workshop demo) ...", flush=True)
+        sections.append(demo_phases(data_dir))
     about = machine()
     print_table(sections, about)
     results = {"machine": about, **{s.key: s.figures for s in sections}}
