@@ -34,6 +34,7 @@ COMMAND_MODULES: list[str] = [
     "serve",
     "demo",
     "handout",
+    "notebooks",
 ]
 
 for _name in COMMAND_MODULES:
