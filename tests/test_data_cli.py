@@ -161,3 +161,14 @@ def test_fetch_then_check_the_real_files(
     assert code == 0
     assert "60000 x 784" in out and "10000 x 784" in out
     assert "byte-identical to the published MNIST files" in out and "not byte" not in out
+
+
+def test_a_corrupt_file_error_says_how_to_replace_it(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    make_mnist_dir(tmp_path, n_train=30, n_test=20, seed=5)
+    (tmp_path / FILES["test_labels"]).write_bytes(b"not gzip")
+    code, _, err = run(capsys, "data", "check", str(tmp_path))
+    assert code == 1 and "Traceback" not in err
+    assert FILES["test_labels"] in err
+    assert f"fix: run `workshop data fetch --dest {tmp_path}`" in err

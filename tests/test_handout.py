@@ -136,3 +136,13 @@ def test_cli_errors_are_one_clear_message(tmp_path: Path) -> None:
     both = runner.invoke(app, ["handout", "--out", "x", "--stack", "a", "--outputs", str(bad)])
     assert isinstance(both.exception, WorkshopError)
     assert not (tmp_path / "o").exists()
+
+
+def test_out_that_is_a_file_is_one_clear_message(tmp_path: Path) -> None:
+    outputs = tmp_path / "outputs.json"
+    outputs.write_text(json.dumps(_sample()))
+    taken = tmp_path / "taken"
+    taken.write_text("not a folder")
+    result = CliRunner().invoke(app, ["handout", "--outputs", str(outputs), "--out", str(taken)])
+    assert isinstance(result.exception, WorkshopError)
+    assert f"--out {taken}" in str(result.exception) and result.exception.hint

@@ -115,3 +115,24 @@ def test_a_server_that_is_down_is_named_with_the_fix() -> None:
 def test_serve_refuses_a_folder_without_a_model(tmp_path: Path) -> None:
     with pytest.raises(WorkshopError, match="no MLmodel file"):
         local_endpoint.start(tmp_path, local_endpoint.free_port())
+
+
+@pytest.mark.parametrize("bad_url", ["127.0.0.1:5001", "ftp://127.0.0.1/", "http://"])
+def test_a_url_that_is_not_http_is_named_with_the_fix(bad_url: str) -> None:
+    with pytest.raises(WorkshopError, match="is not an http") as info:
+        local_endpoint.score(bad_url, np.zeros((1, 784)))
+    assert "http://127.0.0.1:5001" in str(info.value)
+
+
+def test_a_server_that_is_not_a_scoring_endpoint_is_named(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    class Answer:
+        status_code = 200
+
+        def json(self) -> object:
+            return {"status": "ok"}  # e.g. some other app's health route
+
+    monkeypatch.setattr(requests, "post", lambda *args, **kwargs: Answer())
+    with pytest.raises(WorkshopError, match="not with predictions"):
+        local_endpoint.score("http://127.0.0.1:5001", np.zeros((1, 784)))

@@ -316,6 +316,11 @@ def test_cli_exit_codes_and_json(checkout: Path) -> None:
     missing = runner.invoke(app, ["validate", str(checkout / "nope.yml")])
     assert missing.exit_code != 0
 
+    empty = checkout / "empty"
+    empty.mkdir()
+    nothing = runner.invoke(app, ["validate", str(empty)])  # a typo'd folder must not pass
+    assert nothing.exit_code != 0 and "no YAML files" in str(nothing.exception)
+
 
 def test_metric_scanner_follows_imports_and_fstrings(tmp_path: Path) -> None:
     pkg = tmp_path / "pkg"

@@ -11,6 +11,7 @@ import sys
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from workshop.errors import WorkshopError
 
@@ -21,6 +22,9 @@ app = typer.Typer(
         "on this machine or on Azure ML, serve and score the model."
     ),
     no_args_is_help=True,
+    # Markdown joins a docstring's source lines into paragraphs (rich mode keeps every line break
+    # and wraps them oddly); write `<...>` inside backticks, or Markdown drops it as HTML.
+    rich_markup_mode="markdown",
     pretty_exceptions_enable=False,
     add_completion=False,
 )
@@ -49,9 +53,17 @@ def main() -> None:
 
     try:
         app()
-    except (WorkshopError, IdxError) as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-        sys.exit(1)
+    except WorkshopError as exc:
+        _fail(str(exc))
+    except IdxError as exc:
+        # A damaged or truncated MNIST file: `data fetch` checks every file's MD5 and replaces it.
+        _fail(f"{exc}\n  fix: run `workshop data fetch --dest {exc.path.parent}`")
     except KeyboardInterrupt:
         err_console.print("[yellow]interrupted[/]")
         sys.exit(130)
+
+
+def _fail(message: str) -> None:
+    # The message is plain text: a `[...]` in a path or value must print as it is.
+    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+    sys.exit(1)

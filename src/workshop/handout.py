@@ -189,7 +189,13 @@ def render(handout: Handout) -> dict[str, str]:
 
 def write_handouts(handouts: Sequence[Handout], out_dir: Path) -> list[Path]:
     """Write every folder under out_dir; each appears complete or not at all."""
-    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise WorkshopError(
+            f"--out {out_dir}: cannot create the folder ({exc.strerror})",
+            hint="choose a writable folder that is not an existing file, e.g. --out handouts/",
+        ) from None
     written: list[Path] = []
     for handout in handouts:
         staging = Path(tempfile.mkdtemp(prefix=f".{handout.key}-", dir=out_dir))

@@ -17,6 +17,7 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import numpy as np
 
@@ -132,10 +133,21 @@ def score_url(url: str) -> str:
     return base_url(url) + "/score"
 
 
+ANSWER_KEYS = frozenset({"predictions", "probabilities", "classes"})
+"""What score.py's run() returns for a good request."""
+
+
 def score(url: str, images: np.ndarray, *, key: str | None = None) -> dict[str, Any]:
     """POST images (n, 784) in 0-255 to the endpoint; its answer, or a WorkshopError."""
     import requests
 
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise WorkshopError(
+            f"--url {url!r} is not an http(s) URL",
+            hint="give the endpoint's address, e.g. http://127.0.0.1:5001 or the scoring URI "
+            "that `workshop deploy` prints",
+        )
     headers = {"Authorization": f"Bearer {key}"} if key else {}
     body = {"data": np.asarray(images).reshape(len(images), -1).astype(int).tolist()}
     try:
@@ -148,17 +160,38 @@ def score(url: str, images: np.ndarray, *, key: str | None = None) -> dict[str, 
     except requests.Timeout:
         raise WorkshopError(f"{score_url(url)} did not answer within 120 s") from None
     if response.status_code != 200:
-        try:
-            message = response.json().get("message", response.text)
-        except ValueError:
-            message = response.text.strip() or response.reason
+        message = _error_message(response)
         hint = (
             "fix the request as the message says"
             if 400 <= response.status_code < 500
             else "read the server log"
         )
         raise WorkshopError(f"the endpoint answered {response.status_code}: {message}", hint=hint)
-    return response.json()
+    try:
+        answer = response.json()
+    except ValueError:
+        answer = None
+    if not isinstance(answer, dict) or not answer.keys() >= ANSWER_KEYS:
+        raise WorkshopError(
+            f"{score_url(url)} answered 200 but not with predictions, probabilities and classes",
+            hint="point --url at a scoring endpoint served with score.py (`workshop serve`)",
+        )
+    return answer
+
+
+def _error_message(response: Any) -> str:
+    """The server's own message (score.py answers {"message": ...}); an HTML error page or an
+    overlong body shrinks to the status reason or its first 300 characters."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and body.get("message"):
+        return str(body["message"])
+    text = response.text.strip()
+    if not text or text.startswith("<"):
+        return str(response.reason)
+    return text if len(text) <= 300 else text[:300] + "..."
 
 
 def png_to_pixels(path: Path) -> np.ndarray:

@@ -36,6 +36,10 @@ class Deployed:
 def _load(kind: str, path: Path) -> Any:
     from azure.ai.ml import load_online_deployment, load_online_endpoint
 
+    from workshop.sdk import quiet_azure_ml
+
+    quiet_azure_ml()
+
     loader = load_online_endpoint if kind == "endpoint" else load_online_deployment
     if not path.is_file():
         raise WorkshopError(f"{path}: no such {kind} file", hint=f"see jobs/{kind}.yml")

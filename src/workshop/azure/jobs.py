@@ -49,6 +49,10 @@ def load_job_file(path: Path) -> Job:
     """`load_job` with errors that name the file and point at `workshop validate`."""
     from azure.ai.ml import load_job
 
+    from workshop.sdk import quiet_azure_ml
+
+    quiet_azure_ml()
+
     if not path.is_file():
         raise WorkshopError(f"{path}: no such job file", hint="see the YAMLs under jobs/")
     try:

@@ -99,17 +99,24 @@ def resolve(
     )
 
 
+CONFIG_JSON_HINT = (
+    f"write it with `pulumi stack output {contract.CONFIG_JSON} > config.json`, or download it "
+    "from the workspace's overview page in the Azure portal"
+)
+
+
 def _from_config_file(path: Path) -> Workspace:
     try:
         data: Any = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
+        raise WorkshopError(f"{path}: no such file", hint=CONFIG_JSON_HINT) from exc
+    except OSError as exc:
         raise WorkshopError(
-            f"{path}: no such file",
-            hint="write it with `pulumi stack output configJson > config.json`, or download it "
-            "from the workspace's overview page in the Azure portal",
+            f"{path}: cannot read it ({exc.strerror})", hint=CONFIG_JSON_HINT
         ) from exc
-    except json.JSONDecodeError as exc:
-        raise WorkshopError(f"{path}: not valid JSON ({exc.msg}, line {exc.lineno})") from exc
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        detail = f"{exc.msg}, line {exc.lineno}" if isinstance(exc, json.JSONDecodeError) else exc
+        raise WorkshopError(f"{path}: not valid JSON ({detail})", hint=CONFIG_JSON_HINT) from exc
     keys = ("subscription_id", "resource_group", "workspace_name")
     if not isinstance(data, dict) or any(not data.get(key) for key in keys):
         found = ", ".join(sorted(data)) if isinstance(data, dict) else type(data).__name__
@@ -142,6 +149,10 @@ def make_credential() -> TokenCredential:
 
 def make_ml_client(credential: TokenCredential, workspace: Workspace) -> MLClient:
     from azure.ai.ml import MLClient
+
+    from workshop.sdk import quiet_azure_ml
+
+    quiet_azure_ml()
 
     return MLClient(
         credential,

@@ -24,13 +24,19 @@ from workshop.paths import ROOT
 PULUMI_TIMEOUT_SECONDS = 120
 
 
-def _pulumi(args: list[str], *, cwd: Path) -> str:
+WITHOUT_PULUMI = (
+    "name the workspace with --subscription/--resource-group/--workspace or --config config.json"
+)
+"""What a workspace command can use instead of --stack when the Pulumi CLI is not here."""
+
+
+def _pulumi(args: list[str], *, cwd: Path, without_pulumi: str = WITHOUT_PULUMI) -> str:
     exe = shutil.which("pulumi")
     if exe is None:
         raise WorkshopError(
             "the `pulumi` command is not on PATH, so the stack's outputs cannot be read",
-            hint="install the Pulumi CLI (https://www.pulumi.com/docs/install/), or name the "
-            "workspace with --subscription/--resource-group/--workspace or --config config.json",
+            hint="install the Pulumi CLI (https://www.pulumi.com/docs/install/), or "
+            + without_pulumi,
         )
     try:
         done = subprocess.run(
@@ -64,9 +70,16 @@ def _pulumi(args: list[str], *, cwd: Path) -> str:
     return done.stdout
 
 
-def stack_outputs(stack: str, *, cwd: Path = ROOT) -> dict[str, Any]:
-    """The stack's outputs, with the ones every command needs checked present."""
-    raw = _pulumi(["stack", "output", "--json", "--stack", stack], cwd=cwd)
+def stack_outputs(
+    stack: str, *, cwd: Path = ROOT, without_pulumi: str = WITHOUT_PULUMI
+) -> dict[str, Any]:
+    """The stack's outputs, with the ones every command needs checked present.
+
+    `without_pulumi` ends the fix when the CLI is missing: what the caller accepts instead.
+    """
+    raw = _pulumi(
+        ["stack", "output", "--json", "--stack", stack], cwd=cwd, without_pulumi=without_pulumi
+    )
     try:
         outputs = json.loads(raw or "{}")
     except json.JSONDecodeError as exc:

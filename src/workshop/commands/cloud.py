@@ -168,11 +168,16 @@ def register(app: typer.Typer) -> None:
     @app.command(rich_help_panel="Azure")
     def preflight(
         stack: Annotated[str, typer.Option(help="Pulumi stack to check (before or after up).")],
-        subscription: Subscription = None,
+        subscription: Annotated[
+            str | None,
+            typer.Option(
+                help="Azure subscription id (default: the stack's, else AZURE_SUBSCRIPTION_ID)."
+            ),
+        ] = None,
     ) -> None:
         """Check a subscription before `pulumi up`: providers, VM size, vCPU quota, soft-deletes.
 
-        Reads the stack's settings from Pulumi.yaml and Pulumi.<stack>.yaml, so it works before
+        Reads the stack's settings from `Pulumi.yaml` and `Pulumi.<stack>.yaml`, so it works before
         the stack is deployed. Prints a checklist; exits 1 if any check fails, each with its fix.
         """
         from workshop.azure import session

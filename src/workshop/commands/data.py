@@ -17,6 +17,7 @@ data_app = typer.Typer(
         "and written atomically, so the cache never holds a partial or wrong file."
     ),
     no_args_is_help=True,
+    rich_markup_mode="markdown",  # as the main app (workshop.cli): paragraphs, not source lines
 )
 
 

@@ -40,7 +40,12 @@ def handout(
     if stack is not None:
         from workshop.azure.stack import stack_outputs
 
-        data, source = stack_outputs(stack), f"stack {stack}"
+        data = stack_outputs(
+            stack,
+            without_pulumi="save the outputs where Pulumi runs (`pulumi stack output --json > "
+            "outputs.json`) and pass --outputs outputs.json",
+        )
+        source = f"stack {stack}"
     else:
         assert outputs is not None
         data, source = read_outputs_file(outputs), str(outputs)

@@ -35,6 +35,7 @@ def run(
     Inputs bind to local data (azureml:mnist:1 -> the data cache), outputs to fresh folders under
     .workshop/runs/, and every run, sweep trial and pipeline step is an MLflow run nested under its
     parent in .workshop/mlflow.db. Ctrl-C stops every child process and marks the runs KILLED.
+
     Exit code: 0 finished, 1 failed, 130 interrupted.
     """
     from workshop.runner import RunOptions, run_job

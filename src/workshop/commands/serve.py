@@ -21,7 +21,9 @@ def serve(
     model: Annotated[
         Path, typer.Option("--model", help="An MLflow model folder, e.g. a job's `model` output.")
     ],
-    port: Annotated[int, typer.Option("--port", help="Port on 127.0.0.1.")] = 5001,
+    port: Annotated[
+        int, typer.Option("--port", min=1, max=65535, help="Port on 127.0.0.1.")
+    ] = 5001,
 ) -> None:
     """Serve the scoring script with Azure ML's inference server, on 127.0.0.1 only.
 
@@ -81,14 +83,12 @@ def score_sample(url: str, n: int, *, seed: int = 0, key: str | None = None) -> 
 
     from workshop import local_endpoint
     from workshop.errors import WorkshopError
+    from workshop.mnist.check import require_files
     from workshop.paths import data_cache
 
     if n < 1:
         raise WorkshopError(f"--sample {n}: give at least 1")
-    if not data_cache().is_dir():
-        raise WorkshopError(
-            f"no MNIST data in {data_cache()}", hint="run `workshop data fetch` first"
-        )
+    require_files(data_cache())
     mnist = load_mnist(data_cache())
     rng = np.random.default_rng(seed)
     picks = rng.choice(len(mnist.y_test), size=min(n, len(mnist.y_test)), replace=False)

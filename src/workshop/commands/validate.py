@@ -23,7 +23,7 @@ def validate(
     paths: Annotated[
         list[Path] | None,
         typer.Argument(
-            metavar="[PATH]...",
+            metavar="PATH",
             help="YAML files or folders to check (folders recursively). Default: jobs/.",
             show_default=False,
         ),
@@ -61,6 +61,12 @@ def validate(
             progress.update(task, description=f"checking {path.name}")
 
         report = run_validation(targets, progress=step)
+
+    if not report.files:
+        raise WorkshopError(
+            f"no YAML files in {', '.join(str(p) for p in targets)}",
+            hint="give the folder that holds the job YAMLs (jobs/) or the files themselves",
+        )
 
     if as_json:
         typer.echo(report.to_json())

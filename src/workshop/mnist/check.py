@@ -33,6 +33,18 @@ class MnistCheck:
 def check_mnist(directory: Path) -> MnistCheck:
     """Load the four files (any corruption raises IdxError) and summarise them."""
     directory = Path(directory)
+    require_files(directory)
+    data = load_mnist(directory)
+    return MnistCheck(
+        directory=directory,
+        train=_summary("train", data.x_train, data.y_train),
+        test=_summary("test", data.x_test, data.y_test),
+        published=all(matches(directory / f.name, f) for f in PUBLISHED),
+    )
+
+
+def require_files(directory: Path) -> None:
+    """A WorkshopError naming the missing files, unless all four are there (.gz or not)."""
     missing = [
         f.name
         for f in PUBLISHED
@@ -44,13 +56,6 @@ def check_mnist(directory: Path) -> MnistCheck:
             f"{directory} lacks {len(missing)} of the 4 MNIST files: {', '.join(missing)}",
             hint=f"run `workshop data fetch --dest {directory}`",
         )
-    data = load_mnist(directory)
-    return MnistCheck(
-        directory=directory,
-        train=_summary("train", data.x_train, data.y_train),
-        test=_summary("test", data.x_test, data.y_test),
-        published=all(matches(directory / f.name, f) for f in PUBLISHED),
-    )
 
 
 def _summary(split: str, images: np.ndarray, labels: np.ndarray) -> SplitSummary:

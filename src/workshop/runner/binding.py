@@ -90,12 +90,11 @@ def load(path: Path, overrides: dict[str, Any]) -> LoadedJob:
 
 
 def _load_job(path: Path, params_override: list[dict[str, Any]]) -> Any:
-    import logging
-
     from azure.ai.ml import load_job
 
-    # The SDK sets its logger to INFO on import and announces every experimental class.
-    logging.getLogger("azure.ai.ml").setLevel(logging.ERROR)
+    from workshop.sdk import quiet_azure_ml
+
+    quiet_azure_ml()
     from azure.ai.ml.exceptions import ValidationException
     from marshmallow.exceptions import ValidationError
 

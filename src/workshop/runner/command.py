@@ -70,7 +70,8 @@ def component_task(
             )
     code = component.get("code")
     if not code:
-        raise WorkshopError(f"{where}: no `code` folder", hint="set code: ../src/training")
+        owner = where.removesuffix(".inputs").removesuffix(": inputs")  # the job or step
+        raise WorkshopError(f"{owner}: no `code` folder", hint="set code: ../src/training")
     return Task(
         name=name,
         kind=kind,

@@ -586,7 +586,8 @@ def _versioned(
             doc,
             key,
             f"{what} `{name}` is not defined by any YAML here ({what}s: {_names(set(known))})",
-            f"use `azureml:NAME:VERSION` of a {what} under jobs/{_did_you_mean(name, set(known))}",
+            f"use `azureml:NAME:VERSION` of {'an' if what[0] in 'aeiou' else 'a'} {what} under "
+            f"jobs/{_did_you_mean(name, set(known))}",
         )
     elif version is not None and version not in known[name]:
         yield _error(

@@ -7,7 +7,6 @@ azure-ai-ml takes seconds to import, so it is imported once, here, when loading 
 from __future__ import annotations
 
 import json
-import logging
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -137,9 +136,9 @@ def sdk_loaders() -> dict[str, Callable[..., Any]]:
     """The azure-ai-ml `load_*` functions by kind (imports the SDK, once, quietly)."""
     from azure.ai.ml.entities import _load_functions
 
-    # The SDK sets its logger to INFO on import and logs an "experimental class" notice for
-    # several schemas; only its errors belong in our output.
-    logging.getLogger("azure.ai.ml").setLevel(logging.ERROR)
+    from workshop.sdk import quiet_azure_ml
+
+    quiet_azure_ml()
     return {kind: getattr(_load_functions, name) for kind, name in KIND_LOADERS.items()}
 
 
