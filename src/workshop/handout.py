@@ -24,17 +24,11 @@ from workshop.azure import contract
 from workshop.errors import WorkshopError
 
 TEMPLATES = Path(__file__).parent / "templates"
-TRAINEES = "trainees"
-EXPIRES_ON = "expiresOn"
-REQUIRED = (
-    contract.WORKSPACE_NAME,
-    contract.RESOURCE_GROUP,
-    contract.DATA_ASSET,
-    contract.ENVIRONMENT,
-    TRAINEES,
-)
-ENTRY_FIELDS = ("key", "name", "studioUrl", "configJson", "computeName")
-CONFIG_FIELDS = ("subscription_id", "resource_group", "workspace_name")
+TRAINEES = contract.TRAINEES
+EXPIRES_ON = contract.EXPIRES_ON
+REQUIRED = contract.HANDOUT_OUTPUTS
+ENTRY_FIELDS = contract.TRAINEE_FIELDS
+CONFIG_FIELDS = contract.CONFIG_JSON_KEYS
 _SAFE_KEY = re.compile(r"[a-z0-9][a-z0-9-]{0,40}")
 
 
@@ -101,28 +95,29 @@ def handouts_from_outputs(outputs: Any, source: str) -> list[Handout]:
         absent = [f for f in ENTRY_FIELDS if not isinstance(entry.get(f), str) or not entry[f]]
         if absent:
             raise _bad(source, f"{where} has no {', '.join(absent)}")
-        key = entry["key"]
+        key = entry[contract.TRAINEE_KEY]
         if not _SAFE_KEY.fullmatch(key) or key in seen:
             raise _bad(source, f"{where}.key {key!r} is not a unique folder name")
         seen.add(key)
         try:
-            config = json.loads(entry["configJson"])
+            config = json.loads(entry[contract.CONFIG_JSON])
         except json.JSONDecodeError as exc:
-            raise _bad(source, f"{where}.configJson is not JSON ({exc.msg})") from None
+            raise _bad(source, f"{where}.{contract.CONFIG_JSON} is not JSON ({exc.msg})") from None
         if not isinstance(config, dict) or any(
             not isinstance(config.get(f), str) or not config[f] for f in CONFIG_FIELDS
         ):
-            raise _bad(source, f"{where}.configJson needs {', '.join(CONFIG_FIELDS)}")
-        instance = entry.get("computeInstance")
+            raise _bad(source, f"{where}.{contract.CONFIG_JSON} needs {', '.join(CONFIG_FIELDS)}")
+        instance = entry.get(contract.TRAINEE_COMPUTE_INSTANCE)
         if instance is not None and not isinstance(instance, str):
-            raise _bad(source, f"{where}.computeInstance must be a name or null")
+            field = f"{where}.{contract.TRAINEE_COMPUTE_INSTANCE}"
+            raise _bad(source, f"{field} must be a name or null")
         handouts.append(
             Handout(
                 key=key,
-                name=entry["name"],
-                studio_url=entry["studioUrl"],
+                name=entry[contract.TRAINEE_NAME],
+                studio_url=entry[contract.STUDIO_URL],
                 config={f: config[f] for f in CONFIG_FIELDS},
-                compute=entry["computeName"],
+                compute=entry[contract.COMPUTE_NAME],
                 compute_instance=instance or None,
                 workspace=strings[contract.WORKSPACE_NAME],
                 resource_group=strings[contract.RESOURCE_GROUP],

@@ -345,3 +345,18 @@ def test_the_stack_outputs_make_handouts(tmp_path: object) -> None:
     folders = write_handouts(handouts, Path(str(tmp_path)))
     assert len({f.name for f in folders}) == 31
     assert sum(h.compute_instance is not None for h in handouts) == 30
+
+
+def test_exports_are_the_outputs_the_cli_reads_and_make_handouts() -> None:
+    """One contract (workshop.azure.contract): the program exports every name the CLI reads, and
+    `workshop handout` turns those outputs, as they are, into one folder per principal."""
+    from workshop.azure import contract
+    from workshop.handout import handouts_from_outputs
+
+    outputs = _graph(1)[0].outputs
+    assert set(outputs) == set(contract.EXPORTED_OUTPUTS)
+    assert set(contract.REQUIRED_OUTPUTS) | set(contract.HANDOUT_OUTPUTS) <= set(outputs)
+    handouts = handouts_from_outputs(outputs, "mocked stack")
+    assert len(handouts) == len(outputs[contract.TRAINEES]) >= 1
+    assert all(h.compute == outputs[contract.COMPUTE_NAME] for h in handouts)
+    assert any(h.compute_instance for h in handouts)  # traineeComputeInstances is on

@@ -9,6 +9,7 @@ import pulumi
 import pulumi_random as random
 from pulumi_azure_native import authorization, resources
 
+from workshop.azure import contract
 from workshop_infra.components.access import TraineeAccess
 from workshop_infra.components.assets import Assets
 from workshop_infra.components.budget import Budget
@@ -160,33 +161,33 @@ class WorkshopEnvironment(pulumi.ComponentResource):
         self.sdk_config = pulumi.Output.all(
             client.subscription_id, resource_group_name, workspace_name
         ).apply(
-            lambda v: json.dumps(
-                {"subscription_id": v[0], "resource_group": v[1], "workspace_name": v[2]},
-                indent=2,
-            )
+            lambda v: json.dumps(dict(zip(contract.CONFIG_JSON_KEYS, v, strict=True)), indent=2)
         )
         self.register_outputs({"studio_url": self.studio_url, "config_json": self.sdk_config})
 
     def exports(self) -> dict[str, pulumi.Input[object]]:
-        """The stack outputs (what a platform engineer hands to trainees)."""
+        """The stack outputs (what a platform engineer hands to trainees).
+
+        Their names are the CLI's (workshop.azure.contract), which reads them back.
+        """
         specs = self._specs
         return {
-            "subscriptionId": self.scope.subscription_id,
-            "resourceGroup": self.scope.resource_group_name,
-            "location": self.scope.location,
-            "workspaceName": self.workspace.workspace.name,
-            "studioUrl": self.studio_url,
-            "computeName": self.compute.cluster.name,
-            "datastoreName": self.assets.datastore.name,
-            "dataAsset": self.assets.data_version.id.apply(
+            contract.SUBSCRIPTION_ID: self.scope.subscription_id,
+            contract.RESOURCE_GROUP: self.scope.resource_group_name,
+            contract.LOCATION: self.scope.location,
+            contract.WORKSPACE_NAME: self.workspace.workspace.name,
+            contract.STUDIO_URL: self.studio_url,
+            contract.COMPUTE_NAME: self.compute.cluster.name,
+            contract.DATASTORE_NAME: self.assets.datastore.name,
+            contract.DATA_ASSET: self.assets.data_version.id.apply(
                 lambda _: f"azureml:{specs.data.name}:{specs.data.version}"
             ),
-            "environment": self.assets.environment_version.id.apply(
+            contract.ENVIRONMENT: self.assets.environment_version.id.apply(
                 lambda _: f"azureml:{specs.environment.name}:{specs.environment.version}"
             ),
-            "configJson": self.sdk_config,
-            "trainees": self._trainee_handouts(),
-            "expiresOn": self.clock.expires_on,
+            contract.CONFIG_JSON: self.sdk_config,
+            contract.TRAINEES: self._trainee_handouts(),
+            contract.EXPIRES_ON: self.clock.expires_on,
         }
 
     def _trainee_handouts(self) -> pulumi.Output[list[dict[str, object]]]:
@@ -199,13 +200,13 @@ class WorkshopEnvironment(pulumi.ComponentResource):
             by_key = dict(zip(keys, names, strict=True))
             return [
                 {
-                    "key": trainee.key,
-                    "name": trainee.name,
-                    "principalType": trainee.principal_type,
-                    "studioUrl": studio_url,
-                    "configJson": config,
-                    "computeName": cluster,
-                    "computeInstance": by_key.get(trainee.key),
+                    contract.TRAINEE_KEY: trainee.key,
+                    contract.TRAINEE_NAME: trainee.name,
+                    contract.TRAINEE_PRINCIPAL_TYPE: trainee.principal_type,
+                    contract.STUDIO_URL: studio_url,
+                    contract.CONFIG_JSON: config,
+                    contract.COMPUTE_NAME: cluster,
+                    contract.TRAINEE_COMPUTE_INSTANCE: by_key.get(trainee.key),
                 }
                 for trainee in self.scope.settings.principals
             ]

@@ -20,11 +20,46 @@ DATASTORE_NAME = "datastoreName"
 DATA_ASSET = "dataAsset"  # azureml:mnist:1
 ENVIRONMENT = "environment"  # azureml:mnist-sklearn:1
 CONFIG_JSON = "configJson"
+"""A config.json document as MLClient.from_config reads it (CONFIG_JSON_KEYS)."""
+TRAINEES = "trainees"
+"""One entry per trainee (TRAINEE_FIELDS and the optional ones below): their handout."""
+EXPIRES_ON = "expiresOn"
+"""When the environment expires (the `expires-on` tag, ISO 8601)."""
 KEY_VAULT_NAME = "keyVaultName"
 """Not exported by infra today; preflight then checks deleted vaults by the name prefix."""
 
+EXPORTED_OUTPUTS = (
+    SUBSCRIPTION_ID,
+    RESOURCE_GROUP,
+    LOCATION,
+    WORKSPACE_NAME,
+    STUDIO_URL,
+    COMPUTE_NAME,
+    DATASTORE_NAME,
+    DATA_ASSET,
+    ENVIRONMENT,
+    CONFIG_JSON,
+    TRAINEES,
+    EXPIRES_ON,
+)
+"""Every output infra/ exports (tests/infra checks the program against this list)."""
+
 REQUIRED_OUTPUTS = (SUBSCRIPTION_ID, RESOURCE_GROUP, WORKSPACE_NAME)
 """Without these no command can reach the workspace."""
+
+HANDOUT_OUTPUTS = (WORKSPACE_NAME, RESOURCE_GROUP, DATA_ASSET, ENVIRONMENT, TRAINEES)
+"""What `workshop handout` cannot write a page without."""
+
+# Fields of each `trainees` entry.
+TRAINEE_KEY = "key"  # unique, safe as a folder name
+TRAINEE_NAME = "name"
+TRAINEE_PRINCIPAL_TYPE = "principalType"  # optional: User | Group | ServicePrincipal
+TRAINEE_COMPUTE_INSTANCE = "computeInstance"  # optional: null without a personal instance
+TRAINEE_FIELDS = (TRAINEE_KEY, TRAINEE_NAME, STUDIO_URL, CONFIG_JSON, COMPUTE_NAME)
+"""Required in every entry; studioUrl, configJson and computeName mean what they mean above."""
+
+CONFIG_JSON_KEYS = ("subscription_id", "resource_group", "workspace_name")
+"""The keys of the configJson document (the format MLClient.from_config reads)."""
 
 # Stack config keys (Pulumi.yaml `config:`, infra/workshop_infra/settings.py), read by
 # `workshop preflight` before `pulumi up`.

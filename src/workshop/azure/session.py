@@ -117,7 +117,7 @@ def _from_config_file(path: Path) -> Workspace:
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         detail = f"{exc.msg}, line {exc.lineno}" if isinstance(exc, json.JSONDecodeError) else exc
         raise WorkshopError(f"{path}: not valid JSON ({detail})", hint=CONFIG_JSON_HINT) from exc
-    keys = ("subscription_id", "resource_group", "workspace_name")
+    keys = contract.CONFIG_JSON_KEYS
     if not isinstance(data, dict) or any(not data.get(key) for key in keys):
         found = ", ".join(sorted(data)) if isinstance(data, dict) else type(data).__name__
         raise WorkshopError(
