@@ -193,3 +193,147 @@ def test_the_drawn_digit_becomes_an_mnist_like_image(tmp_path: Path) -> None:
     assert 40 < ink.sum() < 300
     # a 7: the top bar is wider than the bottom of the stroke
     assert ink[rows.min()].sum() > ink[rows.max()].sum()
+
+
+# ------------------------------------------------------------------------- azure mode, faked
+
+FAKE_WORKSPACE = """\
+import json
+import sys
+from types import SimpleNamespace
+from unittest.mock import MagicMock, create_autospec
+
+sys.path.insert(0, {root!r})
+import azure.ai.ml
+import azure.identity
+from azure.ai.ml.operations import ModelOperations
+from tests.fakes.cloud import fake_ml
+
+fake = fake_ml()
+fake.models = create_autospec(ModelOperations, instance=True)
+fake.models.create_or_update.return_value = SimpleNamespace(name="mnist-classifier", version="3")
+fake.online_endpoints.get.return_value = SimpleNamespace(traffic={{}}, scoring_uri="https://e/score")
+
+
+def fake_invoke(**kwargs):
+    rows = json.loads(open(kwargs["request_file"], encoding="utf-8").read())["data"]
+    return json.dumps({{"predictions": [7] * len(rows)}})
+
+
+fake.online_endpoints.invoke.side_effect = fake_invoke
+azure.ai.ml.MLClient.from_config = lambda credential, **kwargs: fake
+azure.identity.DefaultAzureCredential = MagicMock
+"""
+
+CHECK_WORKSPACE_CALLS = """\
+(model,), _ = fake.models.create_or_update.call_args
+assert model.path == "azureml://jobs/trial-job-7/outputs/model", model.path
+assert model.name == "mnist-classifier" and model.type == "mlflow_model"
+endpoints = [c.args[0] for c in fake.online_endpoints.begin_create_or_update.call_args_list]
+assert endpoints[0].name == endpoint_name and endpoint_name.startswith("mnist-")
+(deployed,), _ = fake.online_deployments.begin_create_or_update.call_args
+assert deployed.endpoint_name == endpoint_name, deployed.endpoint_name
+assert deployed.model == "azureml:mnist-classifier:3", deployed.model
+assert endpoints[-1].traffic == {deployed.name: 100}
+assert fake.online_endpoints.invoke.call_count == 2  # 8 test digits, then the drawn one
+fake.online_endpoints.begin_delete.assert_called_once_with(name=endpoint_name)
+print("AZURE-CALLS-OK")
+"""
+
+
+def test_notebook_03_in_azure_mode_against_an_autospecd_workspace(
+    synthetic_mnist: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The azure branch: register the best trial's output, deploy from jobs/, invoke, delete."""
+    monkeypatch.setenv("WORKSHOP_DATA_DIR", str(synthetic_mnist))
+    monkeypatch.setenv("WORKSHOP_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("PYTHONDONTWRITEBYTECODE", raising=False)
+    nb.save_state(best_trial_job="trial-job-7", best_accuracy=0.97)
+    notebook = read(NOTEBOOKS[2])
+    first_code = next(i for i, c in enumerate(notebook.cells) if c.cell_type == "code")
+    notebook.cells[first_code].source = 'MODE = "azure"'
+    notebook.cells.insert(
+        first_code + 1, nbformat.v4.new_code_cell(FAKE_WORKSPACE.format(root=str(ROOT)))
+    )
+    notebook.cells.append(nbformat.v4.new_code_cell(CHECK_WORKSPACE_CALLS))
+    NotebookClient(
+        notebook,
+        timeout=240,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(NOTEBOOKS_DIR)}},
+    ).execute()
+    assert "AZURE-CALLS-OK" in text_of(notebook)
+    assert nb.load_state()["endpoint_name"] is None  # deleted, so forgotten
+
+
+FAKE_TRACKING = """\
+from mlflow.tracking import MlflowClient
+from tests.fakes.cloud import job as fake_job
+
+from workshop import notebook_support
+
+tracking_store = {uri!r}
+mlc = MlflowClient(tracking_uri=tracking_store)
+experiment_id = mlc.create_experiment("amls-learn-experiment")
+knn_run = mlc.create_run(experiment_id, run_name="mnist-knn").info.run_id
+for k, value in ((1, 0.96), (3, 0.97), (5, 0.965)):
+    mlc.log_metric(knn_run, "accuracy_k", value, step=k)
+mlc.log_metric(knn_run, "best_k", 3)
+mlc.log_metric(knn_run, "accuracy", 0.97)
+sweep_run = mlc.create_run(experiment_id, run_name="mnist-knn-sweep").info.run_id
+trials = {{}}
+for k, accuracy in ((1, 0.971), (3, 0.975)):
+    tags = {{"mlflow.parentRunId": sweep_run}}
+    trial = mlc.create_run(experiment_id, run_name=f"trial-k{{k}}", tags=tags).info.run_id
+    mlc.log_param(trial, "k", k)
+    mlc.log_param(trial, "representation", "pca50")
+    mlc.log_metric(trial, "accuracy", accuracy)
+    trials[k] = trial
+objective = SimpleNamespace(primary_metric="accuracy", goal="maximize")
+jobs = {{
+    knn_run: fake_job(knn_run, "Completed"),
+    sweep_run: fake_job(
+        sweep_run, "Completed", type="sweep", objective=objective,
+        properties={{"best_child_run_id": trials[3]}},
+    ),
+}}
+submit = {{"command": knn_run, "sweep": sweep_run}}
+fake.jobs.create_or_update.side_effect = lambda j: jobs[submit[j.type]]
+fake.jobs.get.side_effect = lambda name: jobs[name]
+notebook_support.azure_tracking_uri = lambda ml_client, credential: tracking_store
+"""
+
+CHECK_JOBS = """\
+submitted = [c.args[0] for c in fake.jobs.create_or_update.call_args_list]
+assert [j.type for j in submitted] == ["command", "sweep"], submitted
+assert str(submitted[0].compute).endswith("cpu-cluster"), submitted[0].compute
+assert submitted[1].limits.max_total_trials == 14
+assert sorted(c.args[0] for c in fake.jobs.stream.call_args_list) == sorted(jobs)
+assert by_k == {1: 0.96, 3: 0.97, 5: 0.965}, by_k
+assert nb.load_state()["best_trial_job"] == trials[3]
+print("AZURE-JOBS-OK")
+"""
+
+
+def test_notebook_02_in_azure_mode_submits_the_yamls_and_reads_the_best_trial(
+    synthetic_mnist: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WORKSHOP_DATA_DIR", str(synthetic_mnist))
+    monkeypatch.setenv("WORKSHOP_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("PYTHONDONTWRITEBYTECODE", raising=False)
+    notebook = read(NOTEBOOKS[1])
+    first_code = next(i for i, c in enumerate(notebook.cells) if c.cell_type == "code")
+    notebook.cells[first_code].source = 'MODE = "azure"'
+    uri = f"sqlite:///{tmp_path / 'workspace-mlflow.db'}"
+    fakes = FAKE_WORKSPACE.format(root=str(ROOT)) + FAKE_TRACKING.format(uri=uri)
+    notebook.cells.insert(first_code + 1, nbformat.v4.new_code_cell(fakes))
+    notebook.cells.append(nbformat.v4.new_code_cell(CHECK_JOBS))
+    NotebookClient(
+        notebook,
+        timeout=240,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(NOTEBOOKS_DIR)}},
+    ).execute()
+    text = text_of(notebook)
+    assert "AZURE-JOBS-OK" in text
+    assert "best trial: {'k': '3', 'representation': 'pca50'} accuracy 0.9750" in text
