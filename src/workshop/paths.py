@@ -9,11 +9,13 @@ ROOT = Path(__file__).resolve().parents[2]
 JOBS_DIR = ROOT / "jobs"
 TRAINING_DIR = ROOT / "src" / "training"
 INFRA_DIR = ROOT / "infra"
+DEFAULT_DATA_CACHE = ROOT / "data" / "mnist"
+"""The data cache unless WORKSHOP_DATA_DIR moves it; jobs/data-mnist.yml's `path`."""
 
 
 def data_cache() -> Path:
     """The local MNIST cache (`data/mnist`, which jobs/data-mnist.yml points at)."""
-    return Path(os.environ.get("WORKSHOP_DATA_DIR", ROOT / "data" / "mnist"))
+    return Path(os.environ.get("WORKSHOP_DATA_DIR", DEFAULT_DATA_CACHE))
 
 
 def runs_dir() -> Path:

@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 
 from workshop.errors import WorkshopError
-from workshop.paths import JOBS_DIR, ROOT, data_cache
+from workshop.paths import DEFAULT_DATA_CACHE, JOBS_DIR, ROOT, data_cache
 
 ASSET_REF = re.compile(
     r"^azureml:(?P<name>[A-Za-z0-9][A-Za-z0-9_.-]*)(?:@latest|:(?P<ver>[^/@:]+))$"
@@ -191,7 +191,7 @@ class Assets:
             )
         path, data = hit
         local = (path.parent / str(data.get("path", ""))).resolve()
-        if local == (ROOT / "data" / "mnist").resolve():
+        if local == DEFAULT_DATA_CACHE.resolve():
             local = data_cache().resolve()  # WORKSHOP_DATA_DIR moves the data cache
         if not local.exists():
             raise WorkshopError(
