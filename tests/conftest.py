@@ -22,3 +22,20 @@ def real_mnist_dir() -> Path:
     if found is None:
         pytest.skip("WORKSHOP_MNIST_MIRROR does not point at a directory with the 4 MNIST files")
     return found
+
+
+# Tests must leave the checkout as they found it: no MLflow store or run outputs in the tree
+# (a sqlite MLflow store without an artifact location writes to ./mlruns, for instance).
+_LITTER = ("mlruns", "mlflow.db", "src/training/mlruns", "notebooks/mlruns", "notebooks/.workshop")
+_ROOT = Path(__file__).resolve().parents[1]
+_present_at_start = {name for name in _LITTER if (_ROOT / name).exists()}
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    left = [name for name in _LITTER if (_ROOT / name).exists() and name not in _present_at_start]
+    if left:
+        print(
+            f"\nerror: the tests left {', '.join(left)} in the checkout; find the test that "
+            "writes there and point it at tmp_path"
+        )
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -10,12 +10,18 @@ from typing import Any
 
 @contextmanager
 def mlflow_store(path: Path) -> Iterator[str]:
-    """Point MLflow at a fresh sqlite store under `path` for the duration; yields its URI."""
+    """Point MLflow at a fresh sqlite store under `path` for the duration; yields its URI.
+
+    A sqlite store puts artifacts in ./mlruns (the working directory, i.e. the checkout) unless
+    the experiment says otherwise, so the runs go to an experiment whose artifacts live in `path`.
+    """
     import mlflow
 
     uri = f"sqlite:///{path / 'mlflow.db'}"
     previous = mlflow.get_tracking_uri()
     mlflow.set_tracking_uri(uri)
+    experiment = mlflow.create_experiment("tests", artifact_location=(path / "mlruns").as_uri())
+    mlflow.set_experiment(experiment_id=experiment)
     try:
         yield uri
     finally:
