@@ -5,9 +5,9 @@ to 0-1 (the hands-on's X / 255; mnist_trainer/score.py sends exactly that) and i
 types only, saved in MLflow's default skops format, so loading it needs neither this package nor
 trusted-type lists.
 
-Model folder: the MLflow model (MLmodel, model.pkl, ...) is written directly into --model-dir. The
-folder may exist if it is empty (Azure ML creates output folders before the job starts); a
-non-empty one is refused before training starts, never overwritten.
+Model folder: the MLflow model (MLmodel, model.skops, requirements.txt, ...) is written directly
+into --model-dir. The folder may exist if it is empty (Azure ML creates output folders before the
+job starts); a non-empty one is refused before training starts, never overwritten.
 """
 
 from __future__ import annotations
@@ -107,6 +107,22 @@ def scaled(pixels: np.ndarray) -> np.ndarray:
     return pixels.astype(np.float32) / np.float32(255)
 
 
+MODEL_REQUIREMENTS = ("mlflow", "scikit-learn", "numpy", "skops")
+"""What loading a saved model needs, pinned to the versions that saved it (in a job: the
+environment's conda.yml pins)."""
+
+
+def model_requirements() -> list[str]:
+    """`name==version` for MODEL_REQUIREMENTS as installed here.
+
+    Given explicitly, because MLflow otherwise infers them by loading the model in a subprocess
+    (seconds per save) and lists whatever that process had imported (pytest, rich, ...).
+    """
+    from importlib.metadata import version
+
+    return [f"{name}=={version(name)}" for name in MODEL_REQUIREMENTS]
+
+
 def save_model(model: object, model_dir: Path) -> None:
     """mlflow.sklearn.save_model into --model-dir without leaving a half-written model behind.
 
@@ -119,7 +135,9 @@ def save_model(model: object, model_dir: Path) -> None:
     model_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{model_dir.name}.", dir=model_dir.parent))
     try:
-        mlflow_sklearn.save_model(model, str(staging / "model"))
+        mlflow_sklearn.save_model(
+            model, str(staging / "model"), pip_requirements=model_requirements()
+        )
         model_dir.mkdir(exist_ok=True)
         entries = sorted((staging / "model").iterdir(), key=lambda p: p.name == "MLmodel")
         for entry in entries:
