@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,11 +22,18 @@ def mlflow_store(path: Path) -> Iterator[str]:
     previous = mlflow.get_tracking_uri()
     mlflow.set_tracking_uri(uri)
     experiment = mlflow.create_experiment("tests", artifact_location=(path / "mlruns").as_uri())
-    mlflow.set_experiment(experiment_id=experiment)
+    # Through the environment, not mlflow.set_experiment: that one stays active in this process
+    # after the store is gone, and the next test's runs then look for this experiment id.
+    previous_experiment = os.environ.get("MLFLOW_EXPERIMENT_ID")
+    os.environ["MLFLOW_EXPERIMENT_ID"] = experiment
     try:
         yield uri
     finally:
         mlflow.set_tracking_uri(previous)
+        if previous_experiment is None:
+            os.environ.pop("MLFLOW_EXPERIMENT_ID", None)
+        else:
+            os.environ["MLFLOW_EXPERIMENT_ID"] = previous_experiment
 
 
 def run_and_fetch(main: Callable[[list[str]], None], argv: list[str]):
