@@ -251,10 +251,16 @@ def register(app: typer.Typer) -> None:
         resource_group: ResourceGroup = None,
         workspace: WorkspaceName = None,
         config: ConfigFile = None,
-        endpoint_file: Annotated[Path, typer.Option(help="Endpoint YAML.")] = JOBS_DIR
-        / "endpoint.yml",
-        deployment_file: Annotated[Path, typer.Option(help="Deployment YAML.")] = JOBS_DIR
-        / "deployment.yml",
+        endpoint_file: Annotated[
+            Path,
+            typer.Option(help="Endpoint YAML [default: jobs/endpoint.yml].", show_default=False),
+        ] = JOBS_DIR / "endpoint.yml",
+        deployment_file: Annotated[
+            Path,
+            typer.Option(
+                help="Deployment YAML [default: jobs/deployment.yml].", show_default=False
+            ),
+        ] = JOBS_DIR / "deployment.yml",
         samples: Annotated[int, typer.Option(min=1, max=100, help="Test digits to send.")] = 5,
     ) -> None:
         """Deploy the model: the online endpoint and deployment from jobs/, all traffic to it.
@@ -323,8 +329,12 @@ def register(app: typer.Typer) -> None:
         resource_group: ResourceGroup = None,
         workspace: WorkspaceName = None,
         config: ConfigFile = None,
-        job_file: Annotated[Path, typer.Option(help="The job to run.")] = JOBS_DIR
-        / "train-logreg.yml",
+        job_file: Annotated[
+            Path,
+            typer.Option(
+                help="The job to run [default: jobs/train-logreg.yml].", show_default=False
+            ),
+        ] = JOBS_DIR / "train-logreg.yml",
         min_accuracy: Annotated[
             float, typer.Option(min=0.0, max=1.0, help="Fail below this test accuracy.")
         ] = 0.9,
