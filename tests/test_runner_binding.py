@@ -114,3 +114,15 @@ def test_pin_warnings_name_each_package_that_differs_from_the_conda_file(tmp_pat
     warnings = pin_warnings("azureml:pinned:3", assets)
     assert warnings == [f"scikit-learn {metadata.version('scikit-learn')} here, 0.0.1 in conda.yml"]
     assert pin_warnings("azureml:mnist-sklearn:1", assets) == []  # the repository's pins agree
+
+
+@pytest.mark.parametrize(
+    ("name", "kind"),
+    [("endpoint.yml", "an online endpoint"), ("data-mnist.yml", "a data asset")],
+)
+def test_a_yaml_that_is_not_a_job_is_named_as_what_it_is(name: str, kind: str) -> None:
+    from workshop.paths import JOBS_DIR
+
+    with pytest.raises(WorkshopError, match=f"is {kind} YAML, not a job") as info:
+        binding.load(JOBS_DIR / name, {})
+    assert "jobs/train-knn.yml" in (info.value.hint or "")

@@ -50,11 +50,13 @@ def load_job_file(path: Path) -> Job:
     from azure.ai.ml import load_job
 
     from workshop.sdk import quiet_azure_ml
+    from workshop.validate.documents import refuse_non_job
 
     quiet_azure_ml()
 
     if not path.is_file():
         raise WorkshopError(f"{path}: no such job file", hint="see the YAMLs under jobs/")
+    refuse_non_job(path, "`workshop submit` submits command, sweep and pipeline jobs")
     try:
         return load_job(path)
     except Exception as exc:  # the SDK raises several unrelated types for a bad YAML

@@ -74,6 +74,9 @@ def load(path: Path, overrides: dict[str, Any]) -> LoadedJob:
         raise WorkshopError(
             f"{path}: no such file", hint="pass a job YAML, e.g. jobs/train-knn.yml"
         )
+    from workshop.validate.documents import refuse_non_job
+
+    refuse_non_job(path, "`workshop run` runs command, sweep and pipeline jobs")
     entity = _load_job(path, [])
     spec = entity._to_dict()
     for key in overrides:

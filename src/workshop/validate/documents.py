@@ -102,6 +102,22 @@ def detect_kind(data: dict[str, Any]) -> str | None:
     return None
 
 
+def refuse_non_job(path: Path, what_runs: str) -> None:
+    """A WorkshopError when `path` is an Azure ML YAML of another kind than a job (an endpoint,
+    a data asset, ...); nothing for a job, or when the file cannot tell (the loader reports it)."""
+    from workshop.errors import WorkshopError
+
+    data, _ = read_yaml(path)
+    kind = detect_kind(data) if data is not None else None
+    if kind is None or kind.endswith("_job"):
+        return
+    name = "data asset" if kind == "data" else kind.replace("_", " ")
+    raise WorkshopError(
+        f"{path} is {'an' if name[0] in 'aeiou' else 'a'} {name} YAML, not a job",
+        hint=f"{what_runs}, e.g. jobs/train-knn.yml; `workshop validate {path}` checks this one",
+    )
+
+
 def read_yaml(path: Path) -> tuple[dict[str, Any] | None, Finding | None]:
     """The file's top-level mapping, or a finding that says why it is not one."""
     try:
