@@ -47,7 +47,9 @@ def register(app: typer.Typer) -> None:
 
 
 def demo(
-    sample: Annotated[int, typer.Option("--sample", help="Test digits to score at the end.")] = 10,
+    sample: Annotated[
+        int, typer.Option("--sample", min=1, help="Test digits to score at the end.")
+    ] = 10,
     full_sweep: Annotated[
         bool, typer.Option("--full-sweep", help="Sweep the YAML's whole 7 x 2 grid (slower).")
     ] = False,
