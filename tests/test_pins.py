@@ -8,7 +8,14 @@ import yaml
 
 from workshop.paths import JOBS_DIR, ROOT
 
-SHARED = ("numpy", "scikit-learn", "mlflow", "matplotlib", "azureml-inference-server-http")
+SHARED = (
+    "numpy",
+    "scikit-learn",
+    "mlflow",
+    "skops",
+    "matplotlib",
+    "azureml-inference-server-http",
+)
 
 
 def pins_from_lock() -> dict[str, str]:
@@ -44,3 +51,9 @@ def test_conda_pins_equal_the_lock() -> None:
 def test_conda_python_matches_the_project() -> None:
     conda = yaml.safe_load((JOBS_DIR / "environment" / "conda.yml").read_text())
     assert "python=3.11" in conda["dependencies"]
+
+
+def test_what_a_saved_model_needs_is_pinned_alike_here_and_in_the_cloud() -> None:
+    from mnist_trainer.common import MODEL_REQUIREMENTS
+
+    assert set(MODEL_REQUIREMENTS) <= set(SHARED)
