@@ -216,7 +216,9 @@ def register(app: typer.Typer) -> None:
 
     @app.command(rich_help_panel="Azure")
     def submit(
-        job_file: Annotated[Path, typer.Argument(help="A job YAML under jobs/.")],
+        job_file: Annotated[
+            Path, typer.Argument(metavar="JOB.yml", help="A job YAML under jobs/.")
+        ],
         stack: Stack = None,
         subscription: Subscription = None,
         resource_group: ResourceGroup = None,

@@ -15,7 +15,11 @@ def register(app: typer.Typer) -> None:
 
 def run(
     job: Annotated[
-        Path, typer.Argument(help="A command, sweep or pipeline job YAML, e.g. jobs/train-knn.yml.")
+        Path,
+        typer.Argument(
+            metavar="JOB.yml",
+            help="A command, sweep or pipeline job YAML, e.g. jobs/train-knn.yml.",
+        ),
     ],
     set_: Annotated[
         list[str] | None,
