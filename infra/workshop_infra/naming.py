@@ -15,6 +15,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 
+from workshop.azure.contract import KEY_VAULT_NAME_START
 from workshop.names import COMPUTE_NAME
 from workshop_infra.errors import ConfigError
 
@@ -110,7 +111,8 @@ def _alnum(prefix: str) -> str:
 _TEMPLATES: dict[str, Callable[[str, str], str]] = {
     "resource_group": lambda p, s: f"{p}-{s}-rg",
     "storage_account": lambda p, s: f"{_alnum(p)}st{s}",
-    "key_vault": lambda p, s: f"{p}-kv-{s}",
+    # workshop preflight finds earlier stacks' soft-deleted vaults by this start.
+    "key_vault": lambda p, s: KEY_VAULT_NAME_START.format(prefix=p) + s,
     "log_analytics": lambda p, s: f"{p}-log-{s}",
     "app_insights": lambda p, s: f"{p}-appi-{s}",
     "container_registry": lambda p, s: f"{_alnum(p)}cr{s}",

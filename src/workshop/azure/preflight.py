@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from workshop.azure import contract
 from workshop.azure.arm import Arm
 
 if TYPE_CHECKING:
@@ -169,7 +170,7 @@ def check_deleted_vaults(target: Target, arm: Arm) -> Check:
         f"/subscriptions/{target.subscription_id}/providers/Microsoft.KeyVault/deletedVaults",
         KEY_VAULT_API,
     )
-    start = f"{target.prefix}-kv-".lower()
+    start = contract.KEY_VAULT_NAME_START.format(prefix=target.prefix).lower()
     deleted = [
         (str(v.get("name", "")), str((v.get("properties") or {}).get("location", "")))
         for v in (found or {}).get("value", [])
