@@ -48,10 +48,13 @@ def test_one_folder_per_trainee_from_a_saved_outputs_file(tmp_path: Path) -> Non
         "workshop run jobs/train-logreg.yml",
         "workshop submit jobs/train-knn.yml --config config.json --wait",
         "workshop submit jobs/sweep-knn.yml --config config.json --wait",
+        # deployment.yml serves the model the pipeline registers: it must come before deploy
+        "workshop submit jobs/pipeline.yml --config config.json --wait",
     ):
         assert command in page
         assert command in (tmp_path / "bj0p7" / "index.html").read_text(encoding="utf-8")
-    for job in ("train-logreg.yml", "train-knn.yml", "sweep-knn.yml"):
+    assert page.index("jobs/pipeline.yml") < page.index("workshop deploy")
+    for job in ("train-logreg.yml", "train-knn.yml", "sweep-knn.yml", "pipeline.yml"):
         assert (Path(__file__).parents[1] / "jobs" / job).is_file()  # the commands name real files
 
     other = (tmp_path / "obrien-k3m9q" / "index.html").read_text(encoding="utf-8")
