@@ -105,3 +105,25 @@ def test_an_answer_without_predictions_is_a_clear_error() -> None:
     assert deploy.parse_predictions('{"predictions": [7, 2]}') == [7, 2]
     with pytest.raises(WorkshopError, match="without predictions"):
         deploy.parse_predictions('{"message": "the model is not loaded"}')
+
+
+def test_endpoint_name_option_renames_endpoint_and_deployment_target(
+    ml: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run_cli(capsys, "deploy", "--stack", "dev", "--endpoint-name", "mnist-hanako")
+    assert code == 0, err
+    created = [c.args[0] for c in ml.online_endpoints.begin_create_or_update.call_args_list]
+    assert created[0].name == "mnist-hanako"
+    (dep,), _ = ml.online_deployments.begin_create_or_update.call_args
+    assert dep.endpoint_name == "mnist-hanako"
+    (sent,) = ml.requests
+    assert sent["kwargs"]["endpoint_name"] == "mnist-hanako"
+
+
+@pytest.mark.parametrize("name", ["9lives", "ab", "trailing-", "has_underscore", "x" * 33])
+def test_an_invalid_endpoint_name_fails_before_anything_is_created(
+    ml: Any, name: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run_cli(capsys, "deploy", "--stack", "dev", "--endpoint-name", name)
+    assert code == 1 and "not a valid online endpoint name" in err
+    ml.online_endpoints.begin_create_or_update.assert_not_called()

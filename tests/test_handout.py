@@ -54,6 +54,14 @@ def test_one_folder_per_trainee_from_a_saved_outputs_file(tmp_path: Path) -> Non
         assert command in page
         assert command in (tmp_path / "bj0p7" / "index.html").read_text(encoding="utf-8")
     assert page.index("jobs/pipeline.yml") < page.index("workshop deploy")
+    # Each trainee deploys under their own endpoint name (unique per region), valid by Azure's rule.
+    from workshop.azure.deploy import check_endpoint_name
+
+    assert "workshop deploy --config config.json --endpoint-name mnist-bj0p7" in page
+    assert "--endpoint-name mnist-obrien-k3m9q" in (
+        tmp_path / "obrien-k3m9q" / "README.md"
+    ).read_text(encoding="utf-8")
+    check_endpoint_name("mnist-bj0p7")
     for job in ("train-logreg.yml", "train-knn.yml", "sweep-knn.yml", "pipeline.yml"):
         assert (Path(__file__).parents[1] / "jobs" / job).is_file()  # the commands name real files
 

@@ -146,6 +146,11 @@ def read_outputs_file(path: Path) -> Any:
         ) from exc
 
 
+def endpoint_name(key: str) -> str:
+    """The trainee's own online endpoint name: endpoint names are unique per region."""
+    return f"mnist-{key}"[:32].rstrip("-")
+
+
 def _fields(handout: Handout, escape: bool) -> dict[str, str]:
     quote = html.escape if escape else (lambda s: s)
     values = {
@@ -158,6 +163,7 @@ def _fields(handout: Handout, escape: bool) -> dict[str, str]:
         "data_asset": quote(handout.data_asset),
         "environment": quote(handout.environment),
         "compute": quote(handout.compute),
+        "endpoint": quote(endpoint_name(handout.key)),
     }
     name, url = handout.compute_instance, handout.instance_url
     note = "stops when idle and every evening"

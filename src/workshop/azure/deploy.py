@@ -7,6 +7,7 @@ the first test digits from the local data cache, or synthetic strokes when the c
 from __future__ import annotations
 
 import json
+import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,17 +71,38 @@ def sample_digits(count: int, cache: Path | None = None) -> tuple[np.ndarray, li
     return strokes.reshape(count, -1), None
 
 
+ENDPOINT_NAME = re.compile(r"[a-zA-Z][a-zA-Z0-9-]{1,30}[a-zA-Z0-9]")
+
+
+def check_endpoint_name(name: str) -> None:
+    """Azure's rule for online endpoint names, checked before anything is created."""
+    if not ENDPOINT_NAME.fullmatch(name):
+        raise WorkshopError(
+            f"--endpoint-name {name!r} is not a valid online endpoint name",
+            hint="use 3-32 letters, digits and hyphens, starting with a letter and ending with "
+            "a letter or digit (unique in the region), e.g. mnist-hanako",
+        )
+
+
 def deploy(
     ml: MLClient,
     *,
     endpoint_file: Path = ENDPOINT_FILE,
     deployment_file: Path = DEPLOYMENT_FILE,
     samples: int = 5,
+    endpoint_name: str | None = None,
     progress: Any = print,
 ) -> Deployed:
-    """Endpoint, then deployment, then 100% traffic to it, then one scoring request."""
+    """Endpoint, then deployment, then 100% traffic to it, then one scoring request.
+
+    `endpoint_name` replaces the YAML's name: endpoint names are unique per region, so trainees
+    sharing a workspace (or a region) each deploy under their own.
+    """
     endpoint = _load("endpoint", endpoint_file)
     deployment = _load("deployment", deployment_file)
+    if endpoint_name is not None:
+        check_endpoint_name(endpoint_name)
+        endpoint.name = deployment.endpoint_name = endpoint_name
     if deployment.endpoint_name != endpoint.name:
         raise WorkshopError(
             f"{deployment_file}: endpoint_name is {deployment.endpoint_name!r} but "

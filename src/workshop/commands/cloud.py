@@ -264,6 +264,13 @@ def register(app: typer.Typer) -> None:
             ),
         ] = JOBS_DIR / "deployment.yml",
         samples: Annotated[int, typer.Option(min=1, max=100, help="Test digits to send.")] = 5,
+        endpoint_name: Annotated[
+            str | None,
+            typer.Option(
+                help="Endpoint name instead of the YAML's (names are unique per region: "
+                "give each trainee their own, e.g. mnist-hanako)."
+            ),
+        ] = None,
     ) -> None:
         """Deploy the model: the online endpoint and deployment from jobs/, all traffic to it.
 
@@ -280,6 +287,7 @@ def register(app: typer.Typer) -> None:
                 endpoint_file=endpoint_file,
                 deployment_file=deployment_file,
                 samples=samples,
+                endpoint_name=endpoint_name,
                 progress=console.print,
             )
         console.print(f"scoring URI: [bold]{done.scoring_uri}[/]")
