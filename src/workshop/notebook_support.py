@@ -13,6 +13,8 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from workshop.names import EXPERIMENT
+from workshop.names import MODEL_NAME as MODEL_NAME  # the notebooks read nb.MODEL_NAME
 from workshop.paths import runs_dir
 
 if TYPE_CHECKING:
@@ -20,10 +22,6 @@ if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
 
 MODES = ("local", "azure")
-EXPERIMENT = "amls-learn-experiment"
-"""The experiment every job YAML under jobs/ logs to (the 2019 hands-on's name)."""
-MODEL_NAME = "mnist-classifier"
-"""The registered model name jobs/deployment.yml serves (`azureml:mnist-classifier@latest`)."""
 SMALL_ENV = "WORKSHOP_NOTEBOOK_SMALL"
 
 
