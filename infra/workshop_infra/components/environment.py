@@ -188,6 +188,7 @@ class WorkshopEnvironment(pulumi.ComponentResource):
             contract.CONFIG_JSON: self.sdk_config,
             contract.TRAINEES: self._trainee_handouts(),
             contract.EXPIRES_ON: self.clock.expires_on,
+            contract.KEY_VAULT_NAME: self.workspace.key_vault.name,
         }
 
     def _trainee_handouts(self) -> pulumi.Output[list[dict[str, object]]]:

@@ -26,7 +26,7 @@ TRAINEES = "trainees"
 EXPIRES_ON = "expiresOn"
 """When the environment expires (the `expires-on` tag, ISO 8601)."""
 KEY_VAULT_NAME = "keyVaultName"
-"""Not exported by infra today; preflight then checks deleted vaults by the name prefix."""
+"""Preflight checks soft-deleted vaults for this exact name (before the first up: by prefix)."""
 
 EXPORTED_OUTPUTS = (
     SUBSCRIPTION_ID,
@@ -41,6 +41,7 @@ EXPORTED_OUTPUTS = (
     CONFIG_JSON,
     TRAINEES,
     EXPIRES_ON,
+    KEY_VAULT_NAME,
 )
 """Every output infra/ exports (tests/infra checks the program against this list)."""
 
