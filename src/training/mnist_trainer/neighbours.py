@@ -22,6 +22,7 @@ differ only on distances equal to within float64 rounding.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -123,10 +124,8 @@ class _Search:
             approx = q32 @ self.x32.T  # the one big product: ||y||^2 - 2 x.y, in place
             approx *= -2
             approx += self.norm32
-            part = np.argpartition(approx, m, axis=1)
-            cand = part[:, :m]
-            next_approx = np.take_along_axis(approx, part[:, m : m + 1], axis=1)[:, 0]
-            del approx, part
+            cand, next_approx = _nearest_candidates(approx, m)
+            del approx
         else:  # fewer training rows than candidates: every row is a candidate
             cand = np.tile(np.arange(n_train), (len(q32), 1))
             next_approx = np.full(len(q32), np.inf)
@@ -176,6 +175,37 @@ class _Search:
             ]
         )
         return np.maximum(q_norm - 2 * dots + self.norm64, 0.0)
+
+
+def _nearest_candidates(approx: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per row, the columns of the m smallest values and the (m+1)-th smallest value.
+
+    Selecting values (np.partition) and then the columns below the threshold is about twice as
+    fast as np.argpartition, and numpy releases the GIL for both, so the rows are split over
+    threads (one per core). A row with ties at the threshold falls back to argpartition.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    cand = np.empty((len(approx), m), dtype=np.intp)
+    next_approx = np.empty(len(approx), dtype=approx.dtype)
+
+    def rows(lo: int, hi: int) -> None:
+        part = approx[lo:hi]
+        threshold = np.partition(part, m, axis=1)[:, m]
+        below = part < threshold[:, None]
+        exact = below.sum(axis=1) == m
+        cand[lo:hi][exact] = np.nonzero(below[exact])[1].reshape(-1, m)
+        next_approx[lo:hi] = threshold
+        for row in np.flatnonzero(~exact).tolist():  # ties at the threshold: rare
+            order = np.argpartition(part[row], m)
+            cand[lo + row] = order[:m]
+            next_approx[lo + row] = part[row, order[m]]
+
+    workers = max(1, min(os.cpu_count() or 1, len(approx)))
+    bounds = np.linspace(0, len(approx), workers + 1).astype(int)
+    with ThreadPoolExecutor(workers) as pool:
+        list(pool.map(rows, bounds[:-1], bounds[1:]))
+    return cand, next_approx
 
 
 def sklearn_heap_topk(dist: np.ndarray, k: int) -> np.ndarray:
