@@ -1,4 +1,4 @@
-"""Ctrl-C during a sweep stops every trial's process and marks the runs KILLED."""
+"""Ctrl-C or SIGTERM during a sweep stops every trial's process and marks the runs KILLED."""
 
 from __future__ import annotations
 
@@ -25,7 +25,10 @@ def alive(pid: int) -> bool:
 
 
 @pytest.mark.timeout(120)
-def test_sigint_during_a_sweep_leaves_no_child_process(tmp_path: Path) -> None:
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_a_stop_signal_during_a_sweep_leaves_no_child_process(
+    tmp_path: Path, stop: signal.Signals
+) -> None:
     env = {**os.environ, "WORKSHOP_HOME": str(tmp_path)}
     sets = ["--set", "inputs.sleep=300", "--set", "limits.max_concurrent_trials=2"]
     runner = subprocess.Popen(
@@ -44,7 +47,7 @@ def test_sigint_during_a_sweep_leaves_no_child_process(tmp_path: Path) -> None:
     assert len(pids) == 2, "two trials should be sleeping side by side"
     assert all(alive(pid) for pid in pids)
 
-    runner.send_signal(signal.SIGINT)
+    runner.send_signal(stop)
     output = runner.communicate(timeout=60)[0].decode()
     assert runner.returncode == 130, output
     assert not [pid for pid in pids if alive(pid)], "a trial outlived the runner"
