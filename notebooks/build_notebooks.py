@@ -642,7 +642,8 @@ NOTEBOOK_03 = [
             registered = ml_client.models.create_or_update(
                 Model(
                     name=nb.MODEL_NAME,
-                    path=f"azureml://jobs/{best_trial_job}/outputs/model",
+                    # azureml://jobs/<job>/outputs/<output>/paths/<path in it>: the MLmodel is at its root
+                    path=f"azureml://jobs/{best_trial_job}/outputs/model/paths/",
                     type=AssetTypes.MLFLOW_MODEL,
                     description=f"best sweep trial, accuracy {state['best_accuracy']:.4f}",
                 )

@@ -83,7 +83,7 @@ def test_azure_mode_uses_the_v2_sdk_on_the_job_yamls() -> None:
         'load_online_deployment(JOBS_DIR / "deployment.yml")',
         "ml_client.online_endpoints.invoke(",
         "ml_client.online_endpoints.begin_delete(",
-        "azureml://jobs/{best_trial_job}/outputs/model",
+        "azureml://jobs/{best_trial_job}/outputs/model/paths/",
     ):
         assert needle in source, needle
 
@@ -227,7 +227,7 @@ azure.identity.DefaultAzureCredential = MagicMock
 
 CHECK_WORKSPACE_CALLS = """\
 (model,), _ = fake.models.create_or_update.call_args
-assert model.path == "azureml://jobs/trial-job-7/outputs/model", model.path
+assert model.path == "azureml://jobs/trial-job-7/outputs/model/paths/", model.path
 assert model.name == "mnist-classifier" and model.type == "mlflow_model"
 endpoints = [c.args[0] for c in fake.online_endpoints.begin_create_or_update.call_args_list]
 assert endpoints[0].name == endpoint_name and endpoint_name.startswith("mnist-")
