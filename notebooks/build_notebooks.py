@@ -509,6 +509,7 @@ NOTEBOOK_02 = [
             sweep_job = ml_client.jobs.get(sweep_job.name)
             if sweep_job.status != "Completed":
                 raise RuntimeError(f"sweep ended {sweep_job.status}: see {sweep_job.studio_url}")
+            tracking = nb.azure_tracking_uri(ml_client, credential)  # fresh token: sweeps take long
             sweep = report(sweep_job, MlflowMetrics(tracking))
             if sweep.best_trial is None:
                 raise RuntimeError(f"no trial logged accuracy: see {sweep_job.studio_url}")
