@@ -376,6 +376,7 @@ NOTEBOOK_02 = [
 
         **実行と実験 / runs and experiments**: ジョブ（実行）は 1 回の学習やチューニングで、メトリックと
         出力を記録します。実験は実行をまとめて比べるための名前です（ここでは `amls-learn-experiment`）。
+
         A job (run) is one training or tuning task that records metrics and outputs; an experiment
         groups runs so they can be compared (here `amls-learn-experiment`).
         """,
@@ -455,6 +456,7 @@ NOTEBOOK_02 = [
         ### k ごとの精度 / Accuracy for each k
 
         学習スクリプトは k ごとの精度を MLflow のメトリック `accuracy_k`（ステップ = k）として記録しました。
+
         The script logged each k's accuracy as the MLflow metric `accuracy_k` (step = k).
         """
     ),
@@ -491,6 +493,7 @@ NOTEBOOK_02 = [
 
         `local` では時間を抑えるため、`workshop demo` と同じく PCA-50 の k = 1, 3, 5 だけを試します
         （生のピクセルの k は上の train-knn で採点済み）。
+
         Locally, to keep it short, we sweep k = 1, 3, 5 on PCA-50 only, as `workshop demo` does
         (train-knn above already scored raw pixels for every k).
         """
@@ -785,10 +788,10 @@ NOTEBOOK_03 = [
         数字の写真やスキャンに差し替えても構いません：`my_digit` にそのパスを入れてください）。
         MNIST と同じ形（黒地に白い文字、文字を 20×20 に縮めて 28×28 の中央に置く）に変換してから送ります。
 
-        We draw a "7" as a dark pen on white paper would, with Pillow, and save it as a PNG (use a
-        photo or scan of your own digit instead by pointing `my_digit` at it). It is converted the
-        way MNIST digits were prepared (light ink on black, the digit scaled into 20x20 and centred
-        in 28x28) before it is sent.
+        With Pillow we draw a "7" the way a pen leaves it on white paper, dark on light, and save
+        it as a PNG (to try your own handwriting instead, point `my_digit` at a photo or scan of a
+        digit). Before sending, it is converted the way MNIST digits were prepared: a light digit
+        on a black background, scaled into a 20x20 box and centred in 28x28.
         """
     ),
     code(
