@@ -218,3 +218,39 @@ def deploy(
 
     program()
     return Graph(list(monitor.registrations.values()), outputs, mocks.invokes)
+
+
+def load_in_provider_host(*providers: object) -> list[str]:
+    """Serialize providers as Pulumi does and load them in a fresh interpreter, as its
+    dynamic-provider host does (importing by reference from the venv, no PYTHONPATH); returns
+    "module.Class" per provider. Each serialized form must be base64, as the host expects."""
+    import base64
+    import os
+    import subprocess
+    import sys
+
+    from pulumi.dynamic.dynamic import serialize_provider
+
+    from workshop.paths import ROOT
+
+    pickled = [serialize_provider(p) for p in providers]
+    assert all(base64.b64decode(p) for p in pickled)
+    script = (
+        "import base64, sys, dill\n"
+        "for line in sys.stdin.read().split():\n"
+        "    p = dill.loads(base64.b64decode(line))\n"
+        "    print(f'{type(p).__module__}.{type(p).__name__}')"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        input="\n".join(pickled),
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.split()

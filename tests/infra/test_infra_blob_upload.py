@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
-from pulumi.dynamic.dynamic import serialize_provider
+from infra_harness import load_in_provider_host
 from workshop_infra import blob_upload
 from workshop_infra.blob_upload import BlobUploadProvider
-
-from workshop.paths import ROOT
 
 
 class FakeContainer:
@@ -143,23 +138,5 @@ def test_a_missing_local_file_is_named(tmp_path: Path, container: FakeContainer)
 
 def test_pulumis_provider_host_can_load_the_serialized_provider() -> None:
     """The dynamic-provider host imports by reference from the venv, not from infra/__main__."""
-    pickled = serialize_provider(BlobUploadProvider())
-    script = (
-        "import base64, sys, dill; "
-        "p = dill.loads(base64.b64decode(sys.stdin.read())); "
-        "print(type(p).__module__, type(p).__name__)"
-    )
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    done = subprocess.run(
-        [sys.executable, "-c", script],
-        input=pickled,
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=env,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == ["workshop_infra.blob_upload", "BlobUploadProvider"]
-    assert base64.b64decode(pickled)  # really base64, as the host expects
+    loaded = load_in_provider_host(BlobUploadProvider())
+    assert loaded == ["workshop_infra.blob_upload.BlobUploadProvider"]

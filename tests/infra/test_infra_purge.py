@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import base64
 import json
-import os
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -16,11 +12,9 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from pulumi.dynamic.dynamic import serialize_provider
+from infra_harness import load_in_provider_host
 from workshop_infra import purge
 from workshop_infra.purge import KeyVaultPurgeProvider, PurgeError, WorkspacePurgeProvider
-
-from workshop.paths import ROOT
 
 SUB = "00000000-0000-0000-0000-00000000abcd"
 WS_PATH = (
@@ -312,28 +306,7 @@ def test_a_new_name_replaces_and_a_switch_only_updates() -> None:
 
 
 def test_pulumis_provider_host_can_load_both_providers() -> None:
-    pickled = [serialize_provider(p) for p in (WorkspacePurgeProvider(), KeyVaultPurgeProvider())]
-    script = (
-        "import base64, sys, dill\n"
-        "for line in sys.stdin.read().split():\n"
-        "    p = dill.loads(base64.b64decode(line)); print(type(p).__module__, type(p).__name__)"
-    )
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    done = subprocess.run(
-        [sys.executable, "-c", script],
-        input="\n".join(pickled),
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=env,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == [
-        "workshop_infra.purge",
-        "WorkspacePurgeProvider",
-        "workshop_infra.purge",
-        "KeyVaultPurgeProvider",
+    assert load_in_provider_host(WorkspacePurgeProvider(), KeyVaultPurgeProvider()) == [
+        "workshop_infra.purge.WorkspacePurgeProvider",
+        "workshop_infra.purge.KeyVaultPurgeProvider",
     ]
-    assert all(base64.b64decode(p) for p in pickled)
