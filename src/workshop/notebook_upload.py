@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, Protocol
 
-from workshop.errors import WorkshopError
+from workshop.errors import WorkshopError, first_line
 from workshop.paths import ROOT
 
 if TYPE_CHECKING:
@@ -166,15 +166,10 @@ def upload(
     except HttpResponseError as exc:
         if exc.status_code == 403:
             raise WorkshopError(
-                f"the notebook share refused the upload (403: {_first_line(exc)})",
+                f"the notebook share refused the upload (403: {first_line(exc)})",
                 hint=f"the uploader needs the '{ROLE}' role on the workspace's storage account "
                 "(Azure Files accepts Entra ID sign-in only with it); a new role assignment can "
                 "take a few minutes to apply",
             ) from exc
-        raise WorkshopError(f"uploading to the notebook share failed: {_first_line(exc)}") from exc
+        raise WorkshopError(f"uploading to the notebook share failed: {first_line(exc)}") from exc
     return written
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

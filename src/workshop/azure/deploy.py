@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from workshop.errors import WorkshopError
+from workshop.errors import WorkshopError, first_line
 from workshop.paths import JOBS_DIR, data_cache
 
 if TYPE_CHECKING:
@@ -47,7 +47,7 @@ def _load(kind: str, path: Path) -> Any:
     try:
         return loader(path)
     except Exception as exc:  # the SDK raises several unrelated types for a bad YAML
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        first = first_line(exc)
         raise WorkshopError(
             f"{path}: not a valid online {kind} ({first})",
             hint=f"run `workshop validate {path}`",

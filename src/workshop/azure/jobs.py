@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from workshop.errors import WorkshopError
+from workshop.errors import WorkshopError, first_line
 
 if TYPE_CHECKING:
     from azure.ai.ml import MLClient
@@ -60,7 +60,7 @@ def load_job_file(path: Path) -> Job:
     try:
         return load_job(path)
     except Exception as exc:  # the SDK raises several unrelated types for a bad YAML
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        first = first_line(exc)
         raise WorkshopError(
             f"{path}: not a valid Azure ML job ({first})",
             hint=f"run `workshop validate {path}` for every problem with its key and fix",

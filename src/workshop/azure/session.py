@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from workshop.azure import contract
-from workshop.errors import WorkshopError
+from workshop.errors import WorkshopError, first_line
 
 if TYPE_CHECKING:
     from azure.ai.ml import MLClient
@@ -190,29 +190,24 @@ def azure_errors(what: str) -> Iterator[None]:
         raise
     except ClientAuthenticationError as exc:  # includes CredentialUnavailableError
         raise WorkshopError(
-            f"{what}: no usable Azure credentials ({_first_line(exc)})", hint=NO_CREDENTIALS_HINT
+            f"{what}: no usable Azure credentials ({first_line(exc)})", hint=NO_CREDENTIALS_HINT
         ) from exc
     except ResourceNotFoundError as exc:
         raise WorkshopError(
-            f"{what}: not found ({_first_line(exc)})",
+            f"{what}: not found ({first_line(exc)})",
             hint="check the subscription, resource group and workspace names; a new environment "
             "needs `pulumi up` first",
         ) from exc
     except HttpResponseError as exc:
         if exc.status_code == 403:
             raise WorkshopError(
-                f"{what}: permission denied ({_first_line(exc)})",
+                f"{what}: permission denied ({first_line(exc)})",
                 hint="ask for the 'AzureML Data Scientist' role on the workspace (Contributor on "
                 "the resource group for deploy and preflight)",
             ) from exc
-        raise WorkshopError(f"{what}: Azure answered {_first_line(exc)}") from exc
+        raise WorkshopError(f"{what}: Azure answered {first_line(exc)}") from exc
     except ServiceRequestError as exc:
         raise WorkshopError(
-            f"{what}: could not reach Azure ({_first_line(exc)})",
+            f"{what}: could not reach Azure ({first_line(exc)})",
             hint="check the network connection and proxy settings",
         ) from exc
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

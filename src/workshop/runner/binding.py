@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from workshop.errors import WorkshopError
+from workshop.errors import WorkshopError, first_line
 from workshop.paths import DEFAULT_DATA_CACHE, JOBS_DIR, ROOT, data_cache
 
 ASSET_REF = re.compile(
@@ -104,7 +104,7 @@ def _load_job(path: Path, params_override: list[dict[str, Any]]) -> Any:
     try:
         return load_job(path, params_override=params_override)
     except (ValidationException, ValidationError, yaml.YAMLError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        first = first_line(exc)
         raise WorkshopError(
             f"{path}: azure-ai-ml cannot load it: {first}",
             hint=f"run `workshop validate {path}` for every problem with its fix",
