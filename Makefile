@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 UV     := $(BIN)/uv
-UV_VERSION := 0.13.8
+UV_VERSION := $(shell sed -n 's/^uv==//p' requirements/lock.txt)
 
 .PHONY: setup test lint actionlint typecheck pytest validate demo bench lock clean help
 
@@ -25,9 +25,8 @@ $(STAMP): $(BIN)/python requirements/lock.txt pyproject.toml
 
 setup: $(STAMP) ## create .venv and install the pinned dependencies (fast when nothing changed)
 
-lock: $(BIN)/python ## re-resolve requirements/lock.txt from pyproject.toml
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
-	$(UV) pip compile pyproject.toml --group dev --python-version 3.11 --no-header -o requirements/lock.txt
+lock: setup ## resolve the cloud environment (jobs/environment/), version it, then requirements/lock.txt
+	$(BIN)/python -m workshop.jobspec.envlock
 
 lint: setup actionlint ## ruff lint and format check, actionlint
 	$(BIN)/ruff check .

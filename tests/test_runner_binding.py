@@ -5,8 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from workshop.errors import WorkshopError
+from workshop.paths import JOBS_DIR
 from workshop.runner import binding
 from workshop.runner.pipeline import order
 from workshop.runner.sweep import sample
@@ -113,7 +115,11 @@ def test_pin_warnings_name_each_package_that_differs_from_the_conda_file(tmp_pat
     assets = binding.Assets(tmp_path)
     warnings = pin_warnings("azureml:pinned:3", assets)
     assert warnings == [f"scikit-learn {metadata.version('scikit-learn')} here, 0.0.1 in conda.yml"]
-    assert pin_warnings("azureml:mnist-sklearn:1", assets) == []  # the repository's pins agree
+    # the repository's environment and this virtualenv agree
+    version = yaml.safe_load((JOBS_DIR / "environment.yml").read_text())["version"]
+    ours, ref = binding.Assets(JOBS_DIR), f"azureml:mnist-sklearn:{version}"
+    assert ours.lookup("environment", ref)
+    assert pin_warnings(ref, ours) == []
 
 
 @pytest.mark.parametrize(

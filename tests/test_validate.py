@@ -21,6 +21,8 @@ from workshop.paths import JOBS_DIR, ROOT
 from workshop.validate import Finding, validate
 from workshop.validate.metrics import entry_module, logged_metrics
 
+ENVIRONMENT_VERSION = yaml.safe_load((JOBS_DIR / "environment.yml").read_text())["version"]
+
 Mutation = Callable[[dict[str, Any]], None]
 
 
@@ -245,7 +247,7 @@ def test_code_folder_over_one_megabyte(checkout: Path) -> None:
             "train-logreg.yml",
             lambda d: d.update(environment="azureml:mnist-sklearn:2"),
             "environment",
-            "azureml:mnist-sklearn:1",
+            f"azureml:mnist-sklearn:{ENVIRONMENT_VERSION}",
         ),
         (
             "train-logreg.yml",

@@ -280,7 +280,8 @@ def test_outputs_hand_trainees_what_they_need(dev: Graph, tmp_path: Path) -> Non
     assert out["computeName"] == COMPUTE_NAME
     assert out["datastoreName"] == dev.one(DATASTORE).inputs["name"]
     assert out["dataAsset"] == "azureml:mnist:1"
-    assert out["environment"] == "azureml:mnist-sklearn:1"
+    env = yaml.safe_load((ROOT / "jobs" / "environment.yml").read_text())
+    assert out["environment"] == f"azureml:mnist-sklearn:{env['version']}"
     config = json.loads(out["configJson"])
     assert config == {"subscription_id": SUBSCRIPTION, "resource_group": rg, "workspace_name": ws}
 

@@ -18,7 +18,7 @@ STUDIO_URL = "studioUrl"
 COMPUTE_NAME = "computeName"
 DATASTORE_NAME = "datastoreName"
 DATA_ASSET = "dataAsset"  # azureml:mnist:1
-ENVIRONMENT = "environment"  # azureml:mnist-sklearn:1
+ENVIRONMENT = "environment"  # azureml:mnist-sklearn:<content version>
 CONFIG_JSON = "configJson"
 """A config.json document as MLClient.from_config reads it (CONFIG_JSON_KEYS)."""
 TRAINEES = "trainees"
