@@ -19,7 +19,6 @@ import os
 import re
 import shutil
 import tempfile
-import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +27,7 @@ from typing import Any
 
 from workshop.azure import contract
 from workshop.errors import WorkshopError
+from workshop.markdown import md_code, md_text, one_line
 
 TEMPLATES = Path(__file__).parent / "templates"
 TRAINEES = contract.TRAINEES
@@ -40,7 +40,6 @@ STUDIO = "https://ml.azure.com/"
 """The only place a handout links to: Azure ML Studio."""
 # RFC 3986 characters minus the ones that end or break a Markdown link or an HTML attribute
 # ( ) [ ] ' and the whitespace, quotes and angle brackets RFC 3986 does not allow anyway.
-_MD_SPECIAL = frozenset("\\`*_[]<>&|!~")
 _INSTANCE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9-]{2,23}")
 """Azure ML compute names: 3-24 letters, digits and hyphens, starting with a letter."""
 _URL_CHARS = re.compile(r"[A-Za-z0-9\-._~:/?#@!$&*+,;=%]+")
@@ -179,32 +178,6 @@ def endpoint_name(key: str) -> str:
     return f"mnist-{key}"[:32].rstrip("-")
 
 
-def _one_line(text: str) -> str:
-    """Line breaks and other control or format characters become spaces."""
-    return "".join(" " if unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") else c for c in text)
-
-
-def md_text(text: str) -> str:
-    """Plain text for Markdown, on one line, with every character that could start markup escaped.
-
-    CommonMark renders a backslash-escaped ASCII punctuation character literally
-    (https://spec.commonmark.org/0.31.2/#backslash-escapes), so no value can open HTML, an entity,
-    a link, an image, emphasis, code or a table cell. Values never start a line (the templates
-    put fixed text first) and cannot contain one, so block markup (`#`, `-`, `>`) cannot begin.
-    (A GitHub renderer may still turn a bare https://... inside a name into a visible link.)
-    """
-    return "".join(f"\\{c}" if c in _MD_SPECIAL else c for c in _one_line(text))
-
-
-def md_code(text: str) -> str:
-    """A Markdown code span (literal: HTML and emphasis are not parsed inside) for a table cell."""
-    value = _one_line(text).replace("|", "\\|")  # GFM splits cells at | even inside code
-    longest = max((len(run) for run in re.findall(r"`+", value)), default=0)
-    fence = "`" * (longest + 1)
-    pad = " " if value.startswith("`") or value.endswith("`") else ""
-    return f"{fence}{pad}{value}{pad}{fence}"
-
-
 def _fields(handout: Handout, escape: bool) -> dict[str, str]:
     text = html.escape if escape else md_text
     code = html.escape if escape else md_code
@@ -222,12 +195,12 @@ def _fields(handout: Handout, escape: bool) -> dict[str, str]:
         if escape
         else endpoint_name(handout.key),
         # inside the fenced command block: one line, nothing else is parsed there
-        "resource_group_cmd": html.escape(_one_line(handout.resource_group))
+        "resource_group_cmd": html.escape(one_line(handout.resource_group))
         if escape
-        else _one_line(handout.resource_group),
-        "workspace_cmd": html.escape(_one_line(handout.workspace))
+        else one_line(handout.resource_group),
+        "workspace_cmd": html.escape(one_line(handout.workspace))
         if escape
-        else _one_line(handout.workspace),
+        else one_line(handout.workspace),
     }
     name, url = handout.compute_instance, handout.instance_url
     note = "stops when idle and every evening"
