@@ -340,3 +340,18 @@ def test_the_workflows_tag_the_ci_group_with_the_programs_tag_names() -> None:
     )
     assert CI_STACK.fullmatch(example)
     assert 'group="$STACK-rg"' in create["run"] and ci_group(example) == example + "-rg"
+
+
+def test_the_readme_condition_allows_exactly_the_roles_the_program_assigns() -> None:
+    """Delegating role assignment management with a condition that constrains roles:
+    https://learn.microsoft.com/en-us/azure/role-based-access-control/delegate-role-assignments-portal
+    """
+    from workshop_infra.roles import ROLE_IDS
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "Contributor and User Access Administrator" not in readme
+    lists = re.findall(r"RoleDefinitionId\] ForAnyOfAnyValues:GuidEquals \{([^}]*)\}", readme)
+    assert len(lists) == 2  # write and delete
+    for found in lists:
+        assert {g.strip() for g in found.split(",")} == set(ROLE_IDS.values())
+    assert "Role Based Access Control Administrator" in readme
