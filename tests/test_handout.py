@@ -157,3 +157,130 @@ def test_out_that_is_a_file_is_one_clear_message(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["handout", "--outputs", str(outputs), "--out", str(taken)])
     assert isinstance(result.exception, WorkshopError)
     assert f"--out {taken}" in str(result.exception) and result.exception.hint
+
+
+# ------------------------------------------------------------------ hostile outputs (issue 13)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "javascript:alert(1)",
+        "JAVASCRIPT:alert(1)//https://ml.azure.com/",
+        "https://ml.azure.com.evil.example/?wsid=x",
+        "https://evil.example/?https://ml.azure.com/",
+        "http://ml.azure.com/?wsid=x",
+        'https://ml.azure.com/?wsid=x" onmouseover="alert(1)',
+        "https://ml.azure.com/?wsid=x)](javascript:alert(1)",
+        "https://ml.azure.com/?wsid=x\n# owned",
+    ],
+)
+def test_a_studio_url_that_is_not_azure_ml_studio_is_refused(url: str) -> None:
+    data = _sample()
+    data["trainees"][0]["studioUrl"] = url
+    with pytest.raises(WorkshopError) as caught:
+        handouts_from_outputs(data, "outputs.json")
+    assert "trainees[0].studioUrl" in str(caught.value)
+    assert "https://ml.azure.com/" in str(caught.value)
+
+
+def test_a_compute_instance_name_cannot_steer_the_link() -> None:
+    data = _sample()
+    data["trainees"][0]["computeInstance"] = "../../evil.example/x"
+    with pytest.raises(WorkshopError, match=r"trainees\[0\]\.computeInstance"):
+        handouts_from_outputs(data, "outputs.json")
+
+
+HOSTILE = "Eve\n# Owned\n<script>alert(1)</script> [click](javascript:alert(1)) | x | *y* &amp;"
+
+
+def _hostile(tmp_path: Path) -> Path:
+    data = _sample()
+    data["trainees"][0]["name"] = HOSTILE
+    data["resourceGroup"] = "rg`|<b>x</b>"
+    data["expiresOn"] = "2030-01-31\n<img src=x onerror=alert(1)>"
+    write_handouts(handouts_from_outputs(data, "outputs.json"), tmp_path)
+    return tmp_path / "bj0p7"
+
+
+def test_names_cannot_change_the_markdown_handout(tmp_path: Path) -> None:
+    """Rendered by a CommonMark parser with GFM tables (markdown-it-py, which rich ships)."""
+    from markdown_it import MarkdownIt
+
+    text = (_hostile(tmp_path) / "README.md").read_text(encoding="utf-8")
+    tokens = MarkdownIt("commonmark").enable("table").parse(text)
+    kinds = [t.type for t in tokens]
+    assert kinds.count("heading_open") == 2  # the title and "Run the hands-on", nothing more
+    assert "html_block" not in kinds
+    inline = [child for t in tokens for child in (t.children or [])]
+    assert not [c for c in inline if c.type == "html_inline"]
+    assert not [c for c in inline if c.type in ("em_open", "strong_open", "image")]
+    hrefs = [str(c.attrs["href"]) for c in inline if c.type == "link_open"]
+    assert hrefs and all(h.startswith("https://ml.azure.com/") for h in hrefs), hrefs
+    assert kinds.count("tr_open") == 7  # header + the 6 rows of the template
+    assert all(row.count("td_open") == 2 for row in _rows(kinds))
+    title = tokens[kinds.index("heading_open") + 1]
+    rendered_title = "".join(c.content for c in title.children or [])
+    assert "\n" not in title.content
+    assert rendered_title == "MNIST hands-on: " + HOSTILE.replace("\n", " ")
+    codes = [c.content for c in inline if c.type == "code_inline"]
+    assert "rg`\\|<b>x</b>" in codes or "rg`|<b>x</b>" in codes
+
+
+def _rows(kinds: list[str]) -> list[list[str]]:
+    rows: list[list[str]] = []
+    for kind in kinds:
+        if kind == "tr_open":
+            rows.append([])
+        elif rows and kind in ("td_open", "th_open"):
+            rows[-1].append("td_open")
+    return rows
+
+
+def test_names_cannot_change_the_html_handout(tmp_path: Path) -> None:
+    from html.parser import HTMLParser
+
+    class Tags(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.tags: list[str] = []
+            self.hrefs: list[str] = []
+
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            self.tags.append(tag)
+            self.hrefs += [v or "" for k, v in attrs if k == "href"]
+
+    page = Tags()
+    page.feed((_hostile(tmp_path) / "index.html").read_text(encoding="utf-8"))
+    assert "script" not in page.tags and "img" not in page.tags and "b" not in page.tags
+    assert page.hrefs and all(h.startswith("https://ml.azure.com/") for h in page.hrefs)
+
+
+def test_a_symlink_at_the_destination_is_a_clear_error(tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "keep.txt").write_text("not yours")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "bj0p7").symlink_to(elsewhere, target_is_directory=True)
+    with pytest.raises(WorkshopError) as caught:
+        write_handouts(handouts_from_outputs(_sample(), "sample"), out)
+    assert "symbolic link" in str(caught.value) and str(out / "bj0p7") in str(caught.value)
+    assert caught.value.hint
+    assert (elsewhere / "keep.txt").read_text() == "not yours"
+    assert sorted(p.name for p in out.iterdir()) == ["bj0p7"]  # nothing else written
+
+
+def test_handout_folders_are_readable_by_the_people_they_are_for(tmp_path: Path) -> None:
+    import os
+    import stat
+
+    previous = os.umask(0o022)
+    try:
+        write_handouts(handouts_from_outputs(_sample(), "sample"), tmp_path)
+    finally:
+        os.umask(previous)
+    for folder in tmp_path.iterdir():
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o755, folder
+        for file in folder.iterdir():
+            assert stat.S_IMODE(file.stat().st_mode) == 0o644, file

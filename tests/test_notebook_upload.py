@@ -220,3 +220,77 @@ def test_cli_uploads_the_bundle_and_never_prints_the_token(
     assert set(service.files) == expected
     notebook = "Users/shared/aml-workshop/notebooks/03-deploy-and-score.ipynb"
     assert service.files[notebook] == (ROOT / "notebooks/03-deploy-and-score.ipynb").read_bytes()
+
+
+# -------------------------------------------- what may go up to a share every user can read
+
+
+def _tree(root: Path, outside: Path) -> None:
+    """A checkout-shaped tree with the things that must never be uploaded next to the real ones."""
+    for relative in (
+        "notebooks/01.ipynb",
+        "jobs/train.yml",
+        "src/training/mnist_trainer/train.py",
+        "src/workshop/cli.py",
+        "pyproject.toml",
+        "README.md",
+    ):
+        (root / relative).parent.mkdir(parents=True, exist_ok=True)
+        (root / relative).write_text("ok")
+    (outside / "secret.txt").write_text("private key")
+    (outside / "dir").mkdir()
+    (outside / "dir" / "inside.py").write_text("private")
+    (root / "src/workshop/.env").write_text("TOKEN=secret")  # a dotfile
+    (root / "src/workshop/.cache").mkdir()
+    (root / "src/workshop/.cache/notes.py").write_text("private")  # under a dot folder
+    (root / "src/workshop/link.py").symlink_to(outside / "secret.txt")  # a linked file
+    (root / "jobs/linked").symlink_to(outside / "dir", target_is_directory=True)  # linked folder
+
+
+def _git(root: Path, *args: str) -> None:
+    import subprocess
+
+    subprocess.run(["git", "-C", str(root), *args], check=True, capture_output=True, timeout=60)
+
+
+def test_in_a_git_checkout_only_tracked_plain_files_go_up(tmp_path: Path) -> None:
+    root, outside = tmp_path / "repo", tmp_path / "outside"
+    root.mkdir()
+    outside.mkdir()
+    _tree(root, outside)
+    _git(root, "init", "-q")
+    _git(root, "add", "-f", ".")  # even tracked dotfiles and tracked symlinks stay behind
+    (root / "src/workshop/scratch.py").write_text("untracked")
+    (root / "jobs/my-experiment.yml").write_text("untracked")
+    uploaded = [relative for _, relative in bundle_files(root)]
+    assert uploaded == [
+        "README.md",
+        "jobs/train.yml",
+        "notebooks/01.ipynb",
+        "pyproject.toml",
+        "src/training/mnist_trainer/train.py",
+        "src/workshop/cli.py",
+    ]
+
+
+def test_outside_git_only_allowed_file_types_and_never_links_or_dotfiles(tmp_path: Path) -> None:
+    root, outside = tmp_path / "copy", tmp_path / "outside"
+    root.mkdir()
+    outside.mkdir()
+    _tree(root, outside)
+    (root / "src/workshop/dump.sqlite").write_bytes(b"\0")
+    (root / "src/workshop/extra.py").write_text("not tracked, but code")
+    uploaded = [relative for _, relative in bundle_files(root)]
+    assert "src/workshop/extra.py" in uploaded
+    for never in (".env", ".cache", "link.py", "linked", "dump.sqlite", "secret", "inside"):
+        assert not [r for r in uploaded if never in r], never
+
+
+def test_a_file_swapped_for_a_link_after_listing_is_not_read(tmp_path: Path) -> None:
+    (tmp_path / "secret.txt").write_text("private")
+    listed = tmp_path / "a.py"
+    listed.symlink_to(tmp_path / "secret.txt")
+    service = FakeFileService()
+    with pytest.raises(OSError):
+        upload(client(service), [(listed, "src/a.py")], "Users/shared/aml-workshop")
+    assert service.files == {}

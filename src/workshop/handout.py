@@ -4,6 +4,11 @@ The outputs come from `pulumi stack output --json` (live, via workshop.azure.sta
 file saved earlier. They hold names and URLs only (no keys, tokens or connection strings): a
 trainee signs in with their own account. Folders are built under a temporary name and renamed into
 place, so an interrupted run never leaves a folder that looks complete but is not.
+
+The outputs are data, not markup: links go only to Azure ML Studio (https://ml.azure.com/), every
+value is escaped for the page it lands in (HTML, or Markdown: a newline or `<script>` in a name
+cannot change either document), and the folders get the permissions a plain `mkdir` would give
+(they are meant to be handed on), not the owner-only ones of a temporary folder.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from typing import Any
 
 from workshop.azure import contract
 from workshop.errors import WorkshopError
+from workshop.markdown import md_code, md_text, one_line
 
 TEMPLATES = Path(__file__).parent / "templates"
 TRAINEES = contract.TRAINEES
@@ -30,6 +36,13 @@ REQUIRED = contract.HANDOUT_OUTPUTS
 ENTRY_FIELDS = contract.TRAINEE_FIELDS
 CONFIG_FIELDS = contract.CONFIG_JSON_KEYS
 _SAFE_KEY = re.compile(r"[a-z0-9][a-z0-9-]{0,40}")
+STUDIO = "https://ml.azure.com/"
+"""The only place a handout links to: Azure ML Studio."""
+# RFC 3986 characters minus the ones that end or break a Markdown link or an HTML attribute
+# ( ) [ ] ' and the whitespace, quotes and angle brackets RFC 3986 does not allow anyway.
+_INSTANCE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9-]{2,23}")
+"""Azure ML compute names: 3-24 letters, digits and hyphens, starting with a letter."""
+_URL_CHARS = re.compile(r"[A-Za-z0-9\-._~:/?#@!$&*+,;=%]+")
 
 
 @dataclass(frozen=True)
@@ -107,15 +120,18 @@ def handouts_from_outputs(outputs: Any, source: str) -> list[Handout]:
             not isinstance(config.get(f), str) or not config[f] for f in CONFIG_FIELDS
         ):
             raise _bad(source, f"{where}.{contract.CONFIG_JSON} needs {', '.join(CONFIG_FIELDS)}")
+        studio_url = check_studio_url(entry[contract.STUDIO_URL], source, where)
         instance = entry.get(contract.TRAINEE_COMPUTE_INSTANCE)
-        if instance is not None and not isinstance(instance, str):
+        if instance is not None and (
+            not isinstance(instance, str) or not _INSTANCE_NAME.fullmatch(instance)
+        ):
             field = f"{where}.{contract.TRAINEE_COMPUTE_INSTANCE}"
-            raise _bad(source, f"{field} must be a name or null")
+            raise _bad(source, f"{field} must be a compute instance name or null, got {instance!r}")
         handouts.append(
             Handout(
                 key=key,
                 name=entry[contract.TRAINEE_NAME],
-                studio_url=entry[contract.STUDIO_URL],
+                studio_url=studio_url,
                 config={f: config[f] for f in CONFIG_FIELDS},
                 compute=entry[contract.COMPUTE_NAME],
                 compute_instance=instance or None,
@@ -127,6 +143,17 @@ def handouts_from_outputs(outputs: Any, source: str) -> list[Handout]:
             )
         )
     return handouts
+
+
+def check_studio_url(url: str, source: str, where: str) -> str:
+    """The trainee's Studio link, accepted only as an https://ml.azure.com/ URL."""
+    if not url.startswith(STUDIO) or not _URL_CHARS.fullmatch(url):
+        raise _bad(
+            source,
+            f"{where}.{contract.STUDIO_URL} {url!r} is not an Azure ML Studio link "
+            f"(a handout links only to {STUDIO}...)",
+        )
+    return url
 
 
 def read_outputs_file(path: Path) -> Any:
@@ -152,23 +179,33 @@ def endpoint_name(key: str) -> str:
 
 
 def _fields(handout: Handout, escape: bool) -> dict[str, str]:
-    quote = html.escape if escape else (lambda s: s)
+    text = html.escape if escape else md_text
+    code = html.escape if escape else md_code
     values = {
-        "title": quote(f"MNIST hands-on: {handout.name}"),
-        "name": quote(handout.name),
-        "expires": quote(handout.expires_on),
-        "studio_url": quote(handout.studio_url),
-        "workspace": quote(handout.workspace),
-        "resource_group": quote(handout.resource_group),
-        "data_asset": quote(handout.data_asset),
-        "environment": quote(handout.environment),
-        "compute": quote(handout.compute),
-        "endpoint": quote(endpoint_name(handout.key)),
+        "title": text(f"MNIST hands-on: {handout.name}"),
+        "name": text(handout.name),
+        "expires": text(handout.expires_on),
+        "studio_url": html.escape(handout.studio_url) if escape else handout.studio_url,
+        "workspace": text(handout.workspace),
+        "resource_group": code(handout.resource_group),
+        "data_asset": code(handout.data_asset),
+        "environment": code(handout.environment),
+        "compute": code(handout.compute),
+        "endpoint": html.escape(endpoint_name(handout.key))
+        if escape
+        else endpoint_name(handout.key),
+        # inside the fenced command block: one line, nothing else is parsed there
+        "resource_group_cmd": html.escape(one_line(handout.resource_group))
+        if escape
+        else one_line(handout.resource_group),
+        "workspace_cmd": html.escape(one_line(handout.workspace))
+        if escape
+        else one_line(handout.workspace),
     }
     name, url = handout.compute_instance, handout.instance_url
     note = "stops when idle and every evening"
     if name and url:
-        values["instance_md"] = f"[`{name}`]({url}) ({note})"
+        values["instance_md"] = f"[{md_code(name)}]({url}) ({note})"
         values["instance_html"] = (
             f'<a href="{html.escape(url)}"><code>{html.escape(name)}</code></a> ({note})'
         )
@@ -188,8 +225,35 @@ def render(handout: Handout) -> dict[str, str]:
     }
 
 
+def _umask() -> int:
+    current = os.umask(0o022)
+    os.umask(current)
+    return current
+
+
+def _check_destination(target: Path) -> None:
+    """A handout replaces only a folder of its own: never a symlink, never a file."""
+    if target.is_symlink():
+        raise WorkshopError(
+            f"{target} is a symbolic link; a handout folder is never written through one",
+            hint=f"remove the link (rm {target}) or choose another --out folder",
+        )
+    if target.exists() and not target.is_dir():
+        raise WorkshopError(
+            f"{target} exists and is not a folder",
+            hint="move it away or choose another --out folder",
+        )
+
+
 def write_handouts(handouts: Sequence[Handout], out_dir: Path) -> list[Path]:
-    """Write every folder under out_dir; each appears complete or not at all."""
+    """Write every folder under out_dir; each appears complete or not at all.
+
+    Every destination is checked before anything is written. The folders get the mode a plain
+    `mkdir` gives under the current umask (typically rwxr-xr-x), because they are made to be
+    handed on; tempfile's owner-only staging mode is not kept.
+    """
+    for handout in handouts:
+        _check_destination(out_dir / handout.key)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -197,13 +261,16 @@ def write_handouts(handouts: Sequence[Handout], out_dir: Path) -> list[Path]:
             f"--out {out_dir}: cannot create the folder ({exc.strerror})",
             hint="choose a writable folder that is not an existing file, e.g. --out handouts/",
         ) from None
+    folder_mode = 0o777 & ~_umask()
     written: list[Path] = []
     for handout in handouts:
         staging = Path(tempfile.mkdtemp(prefix=f".{handout.key}-", dir=out_dir))
         try:
             for name, text in render(handout).items():
                 (staging / name).write_text(text, encoding="utf-8")
+            staging.chmod(folder_mode)
             target = out_dir / handout.key
+            _check_destination(target)  # again: nothing may have appeared meanwhile
             if target.exists():
                 shutil.rmtree(target)  # the old handout: replaced whole, never merged
             os.replace(staging, target)

@@ -21,6 +21,8 @@ if TYPE_CHECKING:
     from azure.ai.ml import MLClient
     from azure.core.credentials import TokenCredential
 
+    from workshop.azure.jobs import AzureTracking, Tracking
+
 MODES = ("local", "azure")
 SMALL_ENV = "WORKSHOP_NOTEBOOK_SMALL"
 
@@ -127,20 +129,24 @@ def latest_local_run(job_file_stem: str) -> dict[str, Any] | None:
     return {"run_id": runs[0].info.run_id, "metrics": dict(runs[0].data.metrics)}
 
 
-def accuracy_by_k(tracking_uri: str, run_id: str) -> dict[int, float]:
+def accuracy_by_k(tracking: Tracking, run_id: str) -> dict[int, float]:
     """The kNN run's `accuracy_k` history (step = k) from any MLflow tracking server."""
-    from mlflow.tracking import MlflowClient
+    from workshop.azure.jobs import mlflow_store
 
-    history = MlflowClient(tracking_uri=tracking_uri).get_metric_history(run_id, "accuracy_k")
+    history = mlflow_store(tracking).get_metric_history(run_id, "accuracy_k")
     return {int(m.step): float(m.value) for m in sorted(history, key=lambda m: m.step)}
 
 
 # ------------------------------------------------------------------------------ Azure
 
 
-def azure_tracking_uri(ml_client: MLClient, credential: TokenCredential) -> str:
-    """The workspace's MLflow endpoint (HTTPS, with a bearer token): no azureml-mlflow needed."""
-    from workshop.azure.jobs import tracking_uri
+def azure_tracking_uri(ml_client: MLClient, credential: TokenCredential) -> AzureTracking:
+    """The workspace's MLflow endpoint (HTTPS) and where its bearer tokens come from.
+
+    Not a bare URI: the token goes with each MLflow request, never into the kernel's environment
+    (where `!` shell commands and every other child would inherit it). No azureml-mlflow needed.
+    """
+    from workshop.azure.jobs import workspace_tracking
     from workshop.azure.session import Session, Workspace
 
     workspace = Workspace(
@@ -149,7 +155,7 @@ def azure_tracking_uri(ml_client: MLClient, credential: TokenCredential) -> str:
         name=str(ml_client.workspace_name),
         source="config.json",
     )
-    return tracking_uri(Session(workspace, credential, ml_client))
+    return workspace_tracking(Session(workspace, credential, ml_client))
 
 
 # ------------------------------------------------------------------------------ a drawn digit

@@ -8,6 +8,12 @@ under `Users/` there appear to everyone with access to the workspace, so trainee
 The notebooks need the repository around them (jobs/ for the YAMLs they submit, src/training for
 the jobs' code, src/workshop for the helpers), so the bundle mirrors the repository's layout.
 
+What goes up: everything a trainee can read in the share, so only what the repository means to
+publish. In a git checkout that is what git tracks (`git ls-files`: no untracked scratch files, no
+local secrets); outside one, only the file types in ALLOWED_SUFFIXES. Never a dotfile or anything
+under a dot folder, never a symbolic link (it could point anywhere on the machine), and each file
+is opened without following links.
+
 Authentication: the storage account has shared-key access off, so the upload uses Entra ID
 (`DefaultAzureCredential`). Azure Files over REST accepts a bearer token only with the
 `x-ms-file-request-intent: backup` header (azure-storage-file-share's `token_intent="backup"`)
@@ -18,6 +24,8 @@ from __future__ import annotations
 
 import contextlib
 import fnmatch
+import os
+import subprocess
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -44,6 +52,8 @@ BUNDLE = (
 )
 """(folder under the repository, file-name patterns): what a trainee's copy holds."""
 SKIP = ("__pycache__", "*.pyc", ".ipynb_checkpoints", "mlruns", ".workshop", "*.egg-info")
+ALLOWED_SUFFIXES = (".py", ".ipynb", ".yml", ".yaml", ".md", ".html", ".txt", ".toml", ".json")
+"""Outside a git checkout: the only file types uploaded (code, notebooks, specs, templates)."""
 
 
 @dataclass(frozen=True)
@@ -69,27 +79,91 @@ class Share(Protocol):
 
 
 def bundle_files(root: Path = ROOT) -> list[tuple[Path, str]]:
-    """(local file, path relative to the bundle root) for everything a trainee's copy needs."""
+    """(local file, path relative to the bundle root) for everything a trainee's copy needs.
+
+    Candidates are the files git tracks under `root` (or, outside a checkout, the files with an
+    ALLOWED_SUFFIXES type); of those, regular files only, no dotfiles, no symbolic links.
+    """
+    tracked = _git_tracked(root)
     found: dict[str, Path] = {}
     for folder, patterns in BUNDLE:
         base = root / folder if folder else root
-        candidates = base.rglob("*") if folder else base.iterdir()
-        for path in candidates:
-            relative = path.relative_to(root)
-            if not path.is_file() or _skipped(relative):
+        for relative in _candidates(root, base, recursive=bool(folder), tracked=tracked):
+            path = root / relative
+            if _skipped(relative) or not _plain_file(root, relative):
                 continue
             if any(fnmatch.fnmatch(path.name, pattern) for pattern in patterns):
                 found[relative.as_posix()] = path
     for required in ("notebooks", "jobs", "src/training", "src/workshop"):
         if not any(key.startswith(required + "/") for key in found):
             raise WorkshopError(
-                f"nothing to upload from {root / required}", hint="run this from a checkout"
+                f"nothing to upload from {root / required}",
+                hint="run this from a checkout of aml-workshop (files must be tracked by git)",
             )
     return [(found[key], key) for key in sorted(found)]
 
 
+def _git_tracked(root: Path) -> set[PurePosixPath] | None:
+    """Paths (relative to root) git tracks under root; None when root is not in a git checkout."""
+    try:
+        done = subprocess.run(
+            ["git", "-C", str(root), "ls-files", "-z", "--cached"],
+            capture_output=True,
+            timeout=60,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if done.returncode != 0:
+        return None
+    names = done.stdout.decode("utf-8", "surrogateescape").split("\0")
+    return {PurePosixPath(name) for name in names if name}
+
+
+def _candidates(
+    root: Path, base: Path, *, recursive: bool, tracked: set[PurePosixPath] | None
+) -> list[Path]:
+    start = PurePosixPath(base.relative_to(root).as_posix())
+    if tracked is not None:
+        if not recursive:
+            return [Path(p) for p in tracked if p.parent == start]
+        return [Path(p) for p in tracked if start in p.parents]
+    if not base.is_dir() or base.is_symlink():
+        return []
+    if not recursive:
+        return [p.relative_to(root) for p in base.iterdir() if p.suffix in ALLOWED_SUFFIXES]
+    found: list[Path] = []
+    for folder, dirs, files in os.walk(base):  # os.walk does not descend into linked folders
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        found += [
+            (Path(folder) / name).relative_to(root)
+            for name in files
+            if Path(name).suffix in ALLOWED_SUFFIXES
+        ]
+    return found
+
+
+def _plain_file(root: Path, relative: Path) -> bool:
+    """A regular file reached without a dot name or a symbolic link anywhere on its path."""
+    if any(part.startswith(".") for part in relative.parts):
+        return False
+    path = root
+    for part in relative.parts:
+        path = path / part
+        if path.is_symlink():
+            return False
+    return path.is_file()
+
+
 def _skipped(relative: Path) -> bool:
     return any(fnmatch.fnmatch(part, pattern) for part in relative.parts for pattern in SKIP)
+
+
+def _read_no_follow(path: Path) -> bytes:
+    """The file's bytes; fails (ELOOP) if it became a symbolic link after it was listed."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    with os.fdopen(fd, "rb") as file:
+        return file.read()
 
 
 def check_folder(folder: str) -> str:
@@ -160,7 +234,7 @@ def upload(
                 with contextlib.suppress(ResourceExistsError):  # already there: fine
                     share.get_directory_client(directory).create_directory()
                 made.add(directory)
-            share.get_file_client(target).upload_file(local.read_bytes())
+            share.get_file_client(target).upload_file(_read_no_follow(local))
             written.append(target)
             progress(target)
     except HttpResponseError as exc:

@@ -73,3 +73,12 @@ CONFIG_PREFIX = "prefix"
 
 KEY_VAULT_NAME_START = "{prefix}-kv-"
 """Key vault names are `<prefix>-kv-<random suffix>` (infra/workshop_infra/naming.py)."""
+
+# Tags on every taggable resource the program creates (infra/workshop_infra/components/
+# environment.py). The CI workflows tag the resource group they create with the same names, and
+# the TTL sweeper (workshop.ttl_sweep) acts only on groups that carry them;
+# tests/infra/test_infra_ci_tags.py fails if the program stops setting them.
+TAG_PROJECT = "workshop"  # the stack's prefix: the resource was made by this project
+TAG_OWNER = "owner"
+TAG_EXPIRES = "expires-on"  # ISO 8601 UTC
+TAG_STACK = "pulumi-stack"

@@ -8,13 +8,14 @@ image), Running/Finalizing as *running*. The resolution is the polling interval.
 
 Metrics come from the workspace's MLflow tracking server (an Azure ML job's name is its MLflow run
 id). azureml-mlflow is not needed: the `azureml://` tracking URI is the HTTPS REST endpoint, and
-MLflow's own `MLFLOW_TRACKING_TOKEN` carries an ARM bearer token from the same credential.
+an ARM bearer token from the same credential authenticates it. The token goes to MLflow's REST
+client for each request (AzureTracking), never into `os.environ` (MLflow's MLFLOW_TRACKING_TOKEN),
+where every child process this one starts would inherit it.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ from workshop.errors import WorkshopError, first_line
 if TYPE_CHECKING:
     from azure.ai.ml import MLClient
     from azure.ai.ml.entities import Job
+    from azure.core.credentials import TokenCredential
 
     from workshop.azure.session import Session
 
@@ -152,30 +154,64 @@ class MetricsReader(Protocol):
     def children(self, run_id: str) -> list[RunMetrics]: ...
 
 
+@dataclass(frozen=True)
+class AzureTracking:
+    """A workspace's MLflow REST endpoint and the credential its bearer tokens come from.
+
+    MLflow's REST store asks `host_creds` before every request, so each request carries a token
+    fetched then (azure-identity caches it until shortly before it expires: a long sweep never
+    reads with a stale one), and the token lives only in that request, not in the environment.
+    """
+
+    uri: str
+    credential: TokenCredential
+
+    def host_creds(self) -> Any:
+        from mlflow.utils.rest_utils import MlflowHostCreds
+
+        return MlflowHostCreds(host=self.uri, token=self.credential.get_token(ARM_SCOPE).token)
+
+
+Tracking = str | AzureTracking
+"""Where runs are read: a tracking URI MLflow resolves itself (local stores), or a workspace."""
+
+
+def mlflow_store(tracking: Tracking) -> Any:
+    """Something with MLflow's get_run/search_runs/get_metric_history for `tracking`."""
+    if isinstance(tracking, AzureTracking):
+        from mlflow.store.tracking.rest_store import RestStore
+
+        return RestStore(tracking.host_creds)
+    from mlflow.tracking import MlflowClient
+
+    return MlflowClient(tracking_uri=tracking)
+
+
 class MlflowMetrics:
     """Reads runs from an MLflow tracking server (the workspace's, or any URI in tests)."""
 
-    def __init__(self, tracking_uri: str) -> None:
-        from mlflow.tracking import MlflowClient
-
-        self._client = MlflowClient(tracking_uri=tracking_uri)
+    def __init__(self, tracking: Tracking) -> None:
+        self._client = mlflow_store(tracking)
 
     def run(self, run_id: str) -> RunMetrics:
         got = self._client.get_run(run_id)
         return RunMetrics(got.info.run_id, dict(got.data.params), dict(got.data.metrics))
 
     def children(self, run_id: str) -> list[RunMetrics]:
+        from mlflow.entities import ViewType
+
         parent = self._client.get_run(run_id)
         runs = self._client.search_runs(
             experiment_ids=[parent.info.experiment_id],
             filter_string=f"tags.mlflow.parentRunId = '{run_id}'",
+            run_view_type=ViewType.ACTIVE_ONLY,
             max_results=1000,
         )
         return [RunMetrics(r.info.run_id, dict(r.data.params), dict(r.data.metrics)) for r in runs]
 
 
-def tracking_uri(session: Session) -> str:
-    """The workspace's MLflow endpoint as HTTPS, with the bearer token MLflow will send."""
+def workspace_tracking(session: Session) -> AzureTracking:
+    """The workspace's MLflow endpoint as HTTPS, with the session's credential for its tokens."""
     with_session = session.ml.workspaces.get(session.workspace.name)
     uri = getattr(with_session, "mlflow_tracking_uri", None)
     if not uri:
@@ -183,13 +219,11 @@ def tracking_uri(session: Session) -> str:
             f"workspace {session.workspace.name} reports no MLflow tracking URI",
             hint="open the job in Studio to see its metrics",
         )
-    token = session.credential.get_token(ARM_SCOPE).token
-    os.environ["MLFLOW_TRACKING_TOKEN"] = token
-    return "https://" + uri.removeprefix("azureml://")
+    return AzureTracking("https://" + uri.removeprefix("azureml://"), session.credential)
 
 
 def metrics_reader(session: Session) -> MetricsReader:
-    return MlflowMetrics(tracking_uri(session))
+    return MlflowMetrics(workspace_tracking(session))
 
 
 @dataclass(frozen=True)
