@@ -49,3 +49,17 @@ class Storage(pulumi.ComponentResource):
             opts=child,
         )
         self.register_outputs({"account_id": self.account.id, "container": self.container.name})
+
+
+def artifact_container_id(
+    account_id: pulumi.Input[str], workspace_guid: pulumi.Input[str]
+) -> pulumi.Output[str]:
+    """The workspace's own blob container, `azureml-blobstore-<workspace guid>`.
+
+    Azure ML creates it with the workspace; the system datastores `workspaceblobstore` (job code
+    snapshots, inputs and outputs, registered models) and `workspaceartifactstore` (MLflow
+    artifacts) both point at it, so write access here is what running a job needs.
+    """
+    return pulumi.Output.concat(
+        account_id, "/blobServices/default/containers/azureml-blobstore-", workspace_guid
+    )
