@@ -34,6 +34,7 @@ WORKSPACE_PRINCIPAL = "33333333-3333-3333-3333-333333333333"
 WORKSPACE_GUID = "44444444-4444-4444-4444-444444444444"
 CLUSTER_PRINCIPAL = "55555555-5555-5555-5555-555555555555"
 SUFFIX = "x7k2q9"
+ROLE_ASSIGNMENT = "azure-native:authorization:RoleAssignment"
 
 # The input that carries each azure-native resource's Azure name (becomes its `name` output).
 _NAME_INPUT = (
@@ -187,6 +188,22 @@ class Graph:
 
         best = max((chain(r.urn) for r in self.resources), key=len)
         return len(best), best
+
+
+def assert_no_grant_azure_makes_itself(graph: Graph) -> None:
+    """Azure grants the workspace identity its roles on the storage account (and, inferred, on
+    the registry and key vault) as the workspace is created; declaring one of them again under
+    another name fails with 409 RoleAssignmentExists. So no grant goes to the workspace identity,
+    every grant names its principal type, and no (principal, role, scope) appears twice."""
+    triples = []
+    for r in graph.of_type(ROLE_ASSIGNMENT):
+        grant = r.inputs
+        assert grant["principalId"] != WORKSPACE_PRINCIPAL, f"{r.name} duplicates Azure's own"
+        assert grant["principalType"] in ("User", "Group", "ServicePrincipal"), r.name
+        triples.append((grant["principalId"], grant["roleDefinitionId"], grant["scope"].lower()))
+    assert len(set(triples)) == len(triples)
+    names = [r.inputs["roleAssignmentName"] for r in graph.of_type(ROLE_ASSIGNMENT)]
+    assert len(set(names)) == len(names)
 
 
 @cache

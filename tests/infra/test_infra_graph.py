@@ -13,9 +13,9 @@ from infra_harness import (
     SUBSCRIPTION,
     SUFFIX,
     WORKSPACE_GUID,
-    WORKSPACE_PRINCIPAL,
     Graph,
     Registration,
+    assert_no_grant_azure_makes_itself,
     deploy,
     job_specs,
     synthetic_mnist,
@@ -260,22 +260,6 @@ def test_cluster_has_an_identity_with_the_data_and_registry_roles(dev: Graph) ->
     assert deployer["principalId"] == DEPLOYER
     assert deployer["principalType"] == "User"
     assert deployer["scope"].startswith("/mock/BlobContainer/")
-
-
-def assert_no_grant_azure_makes_itself(graph: Graph) -> None:
-    """Azure grants the workspace identity its roles on the storage account (and, inferred, on
-    the registry and key vault) as the workspace is created; declaring one of them again under
-    another name fails with 409 RoleAssignmentExists. So no grant goes to the workspace identity,
-    every grant names its principal type, and no (principal, role, scope) appears twice."""
-    triples = []
-    for r in graph.of_type(ROLE):
-        grant = r.inputs
-        assert grant["principalId"] != WORKSPACE_PRINCIPAL, f"{r.name} duplicates Azure's own"
-        assert grant["principalType"] in ("User", "Group", "ServicePrincipal"), r.name
-        triples.append((grant["principalId"], grant["roleDefinitionId"], grant["scope"].lower()))
-    assert len(set(triples)) == len(triples)
-    names = [r.inputs["roleAssignmentName"] for r in graph.of_type(ROLE)]
-    assert len(set(names)) == len(names)
 
 
 def test_no_role_assignment_duplicates_one_azure_makes(dev: Graph) -> None:
