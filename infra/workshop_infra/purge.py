@@ -374,7 +374,12 @@ class KeyVaultPurgeProvider(_PurgeProvider):
 
 
 def _warn(message: str) -> str:
-    """Show `message` as a Pulumi warning (the provider host prints it) and return it."""
+    """Show `message` as a Pulumi warning and return it.
+
+    A dynamic provider has no engine connection (pulumi/pulumi#6065), so `pulumi.log.warn`
+    prints "warning: ..." to the provider's stderr, which the CLI shows with the resource
+    (pulumi/pulumi#4009 shows the same path for log.debug).
+    """
     pulumi.log.warn(message)
     return message
 
