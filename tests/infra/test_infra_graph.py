@@ -288,6 +288,18 @@ def test_datastore_has_no_credentials(dev: Graph) -> None:
     assert props["containerName"] == dev.one(CONTAINER).inputs["containerName"]
 
 
+def test_dev_stack_has_a_budget_that_alerts_someone_from_a_fixed_start(dev: Graph) -> None:
+    """No budgetEmails in the dev stack: the Owners' action group is the notification target."""
+    budget = dev.one(BUDGET).inputs
+    group = f"/mock/ActionGroup/{dev.one(ACTION_GROUP).inputs['actionGroupName']}"
+    assert budget["amount"] == 100
+    for note in budget["notifications"].values():
+        assert note["contactGroups"] == [group]
+    start = next(r for r in dev.custom if r.name == "budget-start")
+    assert budget["timePeriod"]["startDate"].endswith("-01T00:00:00Z")
+    assert start.urn in dev.one(BUDGET).dependencies  # the date comes from the fixed record
+
+
 # --- the data and the environment the jobs use -------------------------------------------------
 
 
