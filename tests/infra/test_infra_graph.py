@@ -12,7 +12,6 @@ from infra_harness import (
     DEPLOYER,
     SUBSCRIPTION,
     SUFFIX,
-    WORKSPACE_GUID,
     Graph,
     Registration,
     assert_no_grant_azure_makes_itself,
@@ -84,7 +83,7 @@ def test_dev_stack_declares_the_whole_environment(dev: Graph) -> None:
         REGISTRY: 1,  # on by default: Azure ML would otherwise make one with admin on
         WORKSPACE: 1,
         IDENTITY: 1,  # the cluster's
-        ROLE: 4,  # cluster identity: artifacts, data, AcrPull; deployer: blob on the container
+        ROLE: 3,  # cluster identity: storage, AcrPull; deployer: blob on the container
         COMPUTE: 1,
         DATASTORE: 1,
         # the MNIST upload, the stack clock, the workspace and key vault purges, the budget start
@@ -233,15 +232,10 @@ def test_cluster_has_an_identity_with_the_data_and_registry_roles(dev: Graph) ->
     }
     grants = {r.name: r.inputs for r in dev.of_type(ROLE)}
     account = f"/mock/StorageAccount/{dev.one(STORAGE).inputs['accountName']}"
+    # Write on the workspace's storage (outputs, models, MLflow; the table names the storage, not
+    # a container), which includes reading the workshop container in the same account.
     expected = {
-        "cluster-artifacts": (
-            "Storage Blob Data Contributor",
-            f"{account}/blobServices/default/containers/azureml-blobstore-{WORKSPACE_GUID}",
-        ),
-        "cluster-data-reader": (
-            "Storage Blob Data Reader",
-            f"/mock/BlobContainer/{dev.one(CONTAINER).inputs['containerName']}",
-        ),
+        "cluster-storage": ("Storage Blob Data Contributor", account),
         "cluster-acr-pull": (
             "AcrPull",
             f"/mock/Registry/{dev.one(REGISTRY).inputs['registryName']}",
@@ -252,6 +246,7 @@ def test_cluster_has_an_identity_with_the_data_and_registry_roles(dev: Graph) ->
         assert grant["principalId"] == CLUSTER_PRINCIPAL
         assert grant["principalType"] == "ServicePrincipal"
         assert (grant["roleDefinitionId"], grant["scope"]) == (_definition(role), scope), name
+    assert dev.one(CONTAINER).inputs["accountName"] == dev.one(STORAGE).inputs["accountName"]
     # The grants exist before the first node boots.
     by_urn = {r.urn: r.name for r in dev.resources}
     cluster_deps = {by_urn[d] for d in dev.one(COMPUTE).dependencies}
@@ -449,16 +444,14 @@ NEEDS = {
     "workspace-purge": {"resource-group", "workspace"},
     "registry": {"name-suffix", "resource-group", "stack-clock"},
     "cluster-identity": {"name-suffix", "resource-group", "stack-clock"},
-    "cluster-artifacts": {"account", "cluster-identity", "workspace"},
-    "cluster-data-reader": {"cluster-identity", "container"},
+    "cluster-storage": {"account", "cluster-identity"},
     "cluster-acr-pull": {"cluster-identity", "registry"},
     "cluster": {
         "resource-group",
         "workspace-purge",
         "stack-clock",
         "cluster-identity",
-        "cluster-artifacts",
-        "cluster-data-reader",
+        "cluster-storage",
         "cluster-acr-pull",
     },
     "datastore": {"resource-group", "workspace-purge", "account", "container"},

@@ -107,8 +107,8 @@ def test_every_trainee_gets_their_grants_and_instance(count: int) -> None:
                 if short == "notebooks"
                 else grant["scope"].startswith(scope)
             )
-    # the environment's own 4 (cluster identity 3, deployer 1), then 4 per principal
-    assert len(grants) == 4 + 4 * (count + 1)
+    # the environment's own 3 (cluster identity 2, deployer 1), then 4 per principal
+    assert len(grants) == 3 + 4 * (count + 1)
     # Studio browsing needs read on what trainees browse, and nothing account-wide for blobs.
     account_scope = f"/mock/StorageAccount/{account}"
     trainee_ids = {t.object_id for t in principals}

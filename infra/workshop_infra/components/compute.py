@@ -19,9 +19,12 @@ Why user-assigned rather than system-assigned:
   also exist before the cluster does, so its first job does not race them.
 
 Grants (each with principal_type ServicePrincipal, as for every managed identity):
-- Storage Blob Data Contributor on the workspace's artifact container only (code snapshots,
-  outputs, models, MLflow artifacts: see `artifact_container_id`), not the whole account;
-- Storage Blob Data Reader on the workshop data container (jobs read MNIST, never write it);
+- Storage Blob Data Contributor on the workspace's storage account, the scope that table names
+  ("underlying storage"): jobs write outputs and models to `workspaceblobstore`, and MLflow
+  artifacts and logs to the workspace's other system containers, whose full list Microsoft does
+  not document, so a container-by-container grant could miss one and fail jobs on a real
+  cluster. It includes reading the workshop data container (same account), so no separate
+  reader grant is declared;
 - AcrPull on the stack's container registry, when the stack owns one.
 """
 
@@ -34,7 +37,7 @@ from pulumi_azure_native import managedidentity
 from workshop.names import COMPUTE_NAME
 from workshop_infra import roles
 from workshop_infra.components.scope import TYPE_PREFIX, Scope
-from workshop_infra.components.storage import Storage, artifact_container_id
+from workshop_infra.components.storage import Storage
 
 IDENTITY_PRINCIPAL_TYPE = "ServicePrincipal"
 """What Azure RBAC calls a managed identity's principal."""
@@ -52,7 +55,6 @@ class Compute(pulumi.ComponentResource):
         storage: Storage,
         *,
         workspace_name: pulumi.Input[str],
-        workspace_guid: pulumi.Input[str],
         registry_id: pulumi.Input[str] | None,
         opts: pulumi.ResourceOptions | None = None,
     ):
@@ -70,12 +72,7 @@ class Compute(pulumi.ComponentResource):
         )
         principal_id = self.identity.principal_id
         grants: list[tuple[str, str, pulumi.Input[str]]] = [
-            (
-                "cluster-artifacts",
-                "Storage Blob Data Contributor",
-                artifact_container_id(storage.account.id, workspace_guid),
-            ),
-            ("cluster-data-reader", "Storage Blob Data Reader", storage.container.id),
+            ("cluster-storage", "Storage Blob Data Contributor", storage.account.id),
         ]
         if registry_id is not None:
             grants.append(("cluster-acr-pull", "AcrPull", registry_id))

@@ -124,7 +124,6 @@ class WorkshopEnvironment(pulumi.ComponentResource):
             self.scope,
             self.storage,
             workspace_name=workspace_name,
-            workspace_guid=self.workspace.workspace.workspace_id,
             registry_id=self.workspace.registry.id if self.workspace.registry else None,
             opts=child,
         )

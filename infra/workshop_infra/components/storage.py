@@ -56,9 +56,8 @@ def artifact_container_id(
 ) -> pulumi.Output[str]:
     """The workspace's own blob container, `azureml-blobstore-<workspace guid>`.
 
-    Azure ML creates it with the workspace; the system datastores `workspaceblobstore` (job code
-    snapshots, inputs and outputs, registered models) and `workspaceartifactstore` (MLflow
-    artifacts) both point at it, so write access here is what running a job needs.
+    Azure ML creates it with the workspace as the system datastore `workspaceblobstore`, where
+    the SDK uploads a job's code snapshot and local inputs with the submitter's identity.
     """
     return pulumi.Output.concat(
         account_id, "/blobServices/default/containers/azureml-blobstore-", workspace_guid
