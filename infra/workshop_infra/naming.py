@@ -63,6 +63,10 @@ RULES: dict[str, NameRule] = {
     ),
     "app_insights": NameRule(r"[^%&\\?/]{1,260}", "1-260 characters, none of % & \\ ? /"),
     "container_registry": NameRule(r"[a-zA-Z0-9]{5,50}", "5-50 letters and digits"),
+    "cluster_identity": NameRule(
+        r"[a-zA-Z0-9][a-zA-Z0-9_-]{2,127}",
+        "3-128 letters, digits, '-' and '_', starting with a letter or digit",
+    ),
     "workspace": NameRule(
         r"[a-zA-Z0-9][a-zA-Z0-9_-]{2,32}",
         "3-33 letters, digits, '_' and '-', starting with a letter or digit",
@@ -90,6 +94,7 @@ class WorkshopNames:
     log_analytics: str
     app_insights: str
     container_registry: str
+    cluster_identity: str
     workspace: str
     compute: str
 
@@ -116,6 +121,7 @@ _TEMPLATES: dict[str, Callable[[str, str], str]] = {
     "log_analytics": lambda p, s: f"{p}-log-{s}",
     "app_insights": lambda p, s: f"{p}-appi-{s}",
     "container_registry": lambda p, s: f"{_alnum(p)}cr{s}",
+    "cluster_identity": lambda p, s: f"{p}-cluster-id-{s}",
     "workspace": lambda p, s: f"{p}-mlw-{s}",
     "compute": lambda p, s: COMPUTE_NAME,
 }

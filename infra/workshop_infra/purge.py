@@ -20,6 +20,18 @@ dropped connections and 409 (a child still deleting) are retried with exponentia
 honours Retry-After; everything runs under one deadline, so a purge that keeps failing fails the
 destroy with the last ARM answer instead of hanging. Tests point `arm_url` at a local server and
 replace `_credential`.
+
+Key vault purge rights (`Microsoft.KeyVault/locations/deletedVaults/read` and `.../purge/action`,
+https://learn.microsoft.com/azure/key-vault/general/key-vault-recovery) can only come from the
+subscription: a deleted vault's path is `/subscriptions/{id}/providers/Microsoft.KeyVault/
+locations/{region}/deletedVaults/{name}`, under no resource group (inferred from the path; Key
+Vault Contributor even excludes the purge action). A deployer with rights on one resource group
+gets 403 there; that is a warning naming the missing permission, the purge is skipped and
+`pulumi up`/`destroy` go on (the vault then stays soft-deleted for its 7 days).
+
+The bearer token goes only to the ARM endpoint's own origin (scheme, host and port): a
+long-running operation's Azure-AsyncOperation or Location URL on any other origin is polled
+without it, so a redirecting answer cannot collect the deployer's token.
 """
 
 from __future__ import annotations
@@ -27,6 +39,7 @@ from __future__ import annotations
 import email.utils
 import time
 from typing import Any
+from urllib.parse import urlsplit
 
 import pulumi
 import requests
@@ -40,6 +53,12 @@ TRANSIENT = frozenset({408, 429, 500, 502, 503, 504})
 
 class PurgeError(RuntimeError):
     """A purge that ARM refused or that did not finish within its deadline."""
+
+
+def _origin(url: str) -> tuple[str, str]:
+    """(scheme, host[:port]) in lower case: what must match for the token to be sent."""
+    parts = urlsplit(url)
+    return parts.scheme.lower(), parts.netloc.lower()
 
 
 def _credential() -> Any:
@@ -100,16 +119,22 @@ class Arm:
     ) -> requests.Response:
         """Send until the answer is not transient (or the deadline passes)."""
         url = path_or_url if "://" in path_or_url else self.base_url + path_or_url
+        to_arm = _origin(url) == _origin(self.base_url)
         attempt = 0
         while True:
-            token = self.credential.get_token(f"{ARM_URL}/.default").token
+            headers = {}
+            if to_arm:
+                token = self.credential.get_token(f"{ARM_URL}/.default").token
+                headers["Authorization"] = f"Bearer {token}"
             remaining = self.deadline - time.monotonic()
             try:
                 response = requests.request(
                     method,
                     url,
                     params=params,
-                    headers={"Authorization": f"Bearer {token}"},
+                    headers=headers,
+                    # A redirect would carry the request elsewhere; ARM does not redirect.
+                    allow_redirects=False,
                     timeout=max(1.0, min(60.0, remaining)),
                 )
             except (requests.ConnectionError, requests.Timeout) as exc:
@@ -166,11 +191,16 @@ class Arm:
                     return
                 wait = _retry_after(response) or self.poll_every
 
-    def wait_until_gone(self, path: str, api_version: str) -> None:
+    def wait_until_gone(
+        self, path: str, api_version: str, *, forbidden_ok: bool = False
+    ) -> requests.Response | None:
+        """Poll until 404; with `forbidden_ok`, a 403 ends the wait and is returned."""
         while True:
             response = self.request("GET", path, {"api-version": api_version})
             if response.status_code == 404:
-                return
+                return None
+            if response.status_code == 403 and forbidden_ok:
+                return response
             if response.status_code >= 400:
                 raise PurgeError(f"{self.what}: checking it is gone: {_describe(response)}")
             self.pause(self.poll_every)
@@ -256,33 +286,65 @@ def deleted_vault_path(props: dict[str, Any]) -> str:
     )
 
 
+READ_DELETED_VAULTS = "Microsoft.KeyVault/locations/deletedVaults/read"
+PURGE_DELETED_VAULTS = "Microsoft.KeyVault/locations/deletedVaults/purge/action"
+
+
+def skipped_for_lack_of_rights(
+    vault: str,
+    permission: str,
+    response: requests.Response,
+    outcome: str = "purge skipped; it stays soft-deleted for its retention days and blocks its "
+    "name until then",
+) -> str:
+    """The warning for a 403 on deletedVaults: which permission, where, and what it means."""
+    return (
+        f"key vault {vault}: {_describe(response)}: the identity running Pulumi lacks "
+        f"{permission}, which only a role on the subscription can grant (e.g. Contributor; Key "
+        f"Vault Contributor excludes purging); {outcome}. An administrator can run "
+        f"`az keyvault purge --name {vault}`."
+    )
+
+
 class KeyVaultPurgeProvider(_PurgeProvider):
-    """Create purges a leftover soft-deleted vault of the same name; delete purges ours."""
+    """Create purges a leftover soft-deleted vault of the same name; delete purges ours.
+
+    A 403 on deletedVaults never fails `pulumi up` or `pulumi destroy`: it is a warning (see the
+    module docstring) and the outputs record it in `purge_skipped`.
+    """
 
     identity_keys = ("subscription_id", "location", "vault_name")
     not_found_grace_seconds: float = 60.0
     """How long a 404 from deletedVaults is retried right after the delete (ARM lags)."""
 
     def create(self, props: dict[str, Any]) -> CreateResult:
+        outs = {**props, "purge_skipped": None}
         if props.get("enabled"):
-            arm = self.arm(props, f"purging the soft-deleted key vault {props['vault_name']}")
+            vault = props["vault_name"]
+            arm = self.arm(props, f"purging the soft-deleted key vault {vault}")
             found = arm.request("GET", deleted_vault_path(props), {"api-version": KEY_VAULT_API})
             if found.status_code == 200:
-                self._purge(arm, props, grace=0.0)
+                outs["purge_skipped"] = self._purge(arm, props, grace=0.0)
+            elif found.status_code == 403:
+                outs["purge_skipped"] = _warn(
+                    skipped_for_lack_of_rights(vault, READ_DELETED_VAULTS, found)
+                )
             elif found.status_code != 404:
                 raise PurgeError(
-                    f"key vault {props['vault_name']}: cannot list deleted vaults "
-                    f"({_describe(found)}); the identity running Pulumi needs "
-                    "Microsoft.KeyVault/locations/deletedVaults/read and .../purge/action"
+                    f"key vault {vault}: cannot look up deleted vaults ({_describe(found)}); "
+                    f"the identity running Pulumi needs {READ_DELETED_VAULTS} and "
+                    f"{PURGE_DELETED_VAULTS} on the subscription"
                 )
-        return CreateResult(deleted_vault_path(props), outs=props)
+        return CreateResult(deleted_vault_path(props), outs=outs)
 
     def delete(self, _id: str, _props: dict[str, Any]) -> None:
         if _props.get("enabled"):
             arm = self.arm(_props, f"purging key vault {_props['vault_name']}")
             self._purge(arm, _props, grace=self.not_found_grace_seconds)
 
-    def _purge(self, arm: Arm, props: dict[str, Any], grace: float) -> None:
+    def _purge(self, arm: Arm, props: dict[str, Any], grace: float) -> str | None:
+        """Purge the soft-deleted vault; the warning given when rights are missing, else None."""
+        vault = props["vault_name"]
         path = deleted_vault_path(props)
         grace_ends = time.monotonic() + grace
         while True:
@@ -292,16 +354,34 @@ class KeyVaultPurgeProvider(_PurgeProvider):
             if response.status_code != 404:
                 break
             if time.monotonic() >= grace_ends:
-                pulumi.log.info(
-                    f"key vault {props['vault_name']}: not soft-deleted, nothing to purge"
-                )
-                return
+                pulumi.log.info(f"key vault {vault}: not soft-deleted, nothing to purge")
+                return None
             arm.pause(arm.poll_every)
+        if response.status_code == 403:
+            return _warn(skipped_for_lack_of_rights(vault, PURGE_DELETED_VAULTS, response))
         if response.status_code not in (200, 202, 204):
-            raise PurgeError(f"purging key vault {props['vault_name']}: {_describe(response)}")
+            raise PurgeError(f"purging key vault {vault}: {_describe(response)}")
         if response.status_code == 202:
             arm.follow(response)
-        arm.wait_until_gone(path, KEY_VAULT_API)
+        refused = arm.wait_until_gone(path, KEY_VAULT_API, forbidden_ok=True)
+        if refused is not None:  # the purge was accepted; only checking that it is done was not
+            return _warn(
+                skipped_for_lack_of_rights(
+                    vault, READ_DELETED_VAULTS, refused, "purge requested but not confirmed"
+                )
+            )
+        return None
+
+
+def _warn(message: str) -> str:
+    """Show `message` as a Pulumi warning and return it.
+
+    A dynamic provider has no engine connection (pulumi/pulumi#6065), so `pulumi.log.warn`
+    prints "warning: ..." to the provider's stderr, which the CLI shows with the resource
+    (pulumi/pulumi#4009 shows the same path for log.debug).
+    """
+    pulumi.log.warn(message)
+    return message
 
 
 class WorkspacePurge(pulumi.dynamic.Resource):

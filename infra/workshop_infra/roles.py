@@ -17,6 +17,7 @@ ROLE_IDS: dict[str, str] = {
     "Storage Blob Data Contributor": "ba92f5b4-2d11-453d-a403-e96b0029c9fe",
     "Storage Blob Data Reader": "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1",
     "Storage File Data Privileged Contributor": "69566ab7-960f-475b-8e7c-b3118f30c6bd",
+    "AcrPull": "7f951dda-4ed3-4680-a7ca-43fe172d538d",
 }
 
 _NAMESPACE = uuid.UUID("4c1f4b5e-6a0d-5a7e-9c53-2f0a6b0e7d21")  # this project's uuid5 namespace

@@ -81,9 +81,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "containerRegistry",
         "boolean",
-        False,
-        "Create a Basic container registry (admin user off); false: the workspace creates one "
-        "on demand at the first image build.",
+        True,
+        "The stack owns a Basic container registry (admin account off) that the workspace builds "
+        "images into and the cluster pulls from; false: Azure ML creates one at the first image "
+        "build, with the admin account on and outside the stack.",
     ),
     Setting(
         "keyVaultPurgeProtection",
@@ -193,13 +194,14 @@ SETTINGS: tuple[Setting, ...] = (
         "integer",
         100,
         "Monthly cost budget on the resource group, in the billing currency; alerts at 50, 80 and "
-        "100 %. 0: no budget.",
+        "100 % actual and 100 % forecast. 0: no budget.",
     ),
     Setting(
         "budgetEmails",
         "array",
         [],
-        "Who gets the budget alerts (e-mail addresses); without any, no budget is created.",
+        "E-mail addresses alerted by the budget, besides the subscription's Owners (who are "
+        "always alerted, through an action group).",
         items="string",
     ),
     Setting(

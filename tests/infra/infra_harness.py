@@ -18,6 +18,7 @@ import pulumi
 from mnist_trainer.idx import FILES, write_idx
 from pulumi.runtime import rpc
 from pulumi.runtime.mocks import MockCallArgs, MockMonitor, MockResourceArgs, Mocks
+from workshop_infra.components.budget import BudgetStartProvider
 from workshop_infra.components.environment import WorkshopEnvironment
 from workshop_infra.guardrails import StackClockProvider
 from workshop_infra.job_specs import JobSpecs, read_job_specs
@@ -31,7 +32,9 @@ TENANT = "11111111-1111-1111-1111-111111111111"
 DEPLOYER = "22222222-2222-2222-2222-222222222222"
 WORKSPACE_PRINCIPAL = "33333333-3333-3333-3333-333333333333"
 WORKSPACE_GUID = "44444444-4444-4444-4444-444444444444"
+CLUSTER_PRINCIPAL = "55555555-5555-5555-5555-555555555555"
 SUFFIX = "x7k2q9"
+ROLE_ASSIGNMENT = "azure-native:authorization:RoleAssignment"
 
 # The input that carries each azure-native resource's Azure name (becomes its `name` output).
 _NAME_INPUT = (
@@ -53,6 +56,7 @@ _OWN_NAME_FIRST = {  # resources whose inputs also name their parent (resource g
     "azure-native:machinelearningservices:EnvironmentVersion": "version",
     "azure-native:storage:BlobContainer": "containerName",
     "azure-native:authorization:RoleAssignment": "roleAssignmentName",
+    "azure-native:monitor:ActionGroup": "actionGroupName",
 }
 
 
@@ -65,6 +69,7 @@ class Registration:
     dependencies: set[str]
     custom: bool
     inputs: dict[str, Any] = field(default_factory=dict)
+    retain_on_delete: bool = False
 
 
 class RecordingMocks(Mocks):
@@ -78,8 +83,19 @@ class RecordingMocks(Mocks):
         if args.typ == "azure-native:machinelearningservices:Workspace":
             state["identity"] = {"type": "SystemAssigned", "principalId": WORKSPACE_PRINCIPAL}
             state["workspaceId"] = WORKSPACE_GUID
+        identity = state.get("identity")
+        if isinstance(identity, dict) and isinstance(identity.get("userAssignedIdentities"), list):
+            # ARM answers with a map of identity id to its principal (the input is a list).
+            ids = identity["userAssignedIdentities"]
+            state["identity"] = {**identity, "userAssignedIdentities": {i: {} for i in ids}}
+        if args.typ == "azure-native:managedidentity:UserAssignedIdentity":
+            state["principalId"] = CLUSTER_PRINCIPAL
+            state["clientId"] = "66666666-6666-6666-6666-666666666666"
+        # The dynamic resources' first-run logic, as their providers' create runs it.
         if args.typ == "pulumi-python:dynamic:Resource" and args.name == "stack-clock":
-            state = {**state, **(StackClockProvider().create(state).outs or {})}  # first-run logic
+            state = {**state, **(StackClockProvider().create(state).outs or {})}
+        if args.typ == "pulumi-python:dynamic:Resource" and args.name == "budget-start":
+            state = {**state, **(BudgetStartProvider().create(state).outs or {})}
         own = _OWN_NAME_FIRST.get(args.typ)
         keys = ((own,) if own else ()) + _NAME_INPUT
         azure_name = next((state[k] for k in keys if isinstance(state.get(k), str)), args.name)
@@ -123,6 +139,7 @@ class RecordingMonitor(MockMonitor):
                 dependencies=set(request.dependencies),
                 custom=bool(request.custom),
                 inputs=rpc.deserialize_properties(request.object) if request.custom else {},
+                retain_on_delete=bool(request.retainOnDelete),
             )
             self.registrations[response.urn] = record
         return response
@@ -171,6 +188,22 @@ class Graph:
 
         best = max((chain(r.urn) for r in self.resources), key=len)
         return len(best), best
+
+
+def assert_no_grant_azure_makes_itself(graph: Graph) -> None:
+    """Azure grants the workspace identity its roles on the storage account (and, inferred, on
+    the registry and key vault) as the workspace is created; declaring one of them again under
+    another name fails with 409 RoleAssignmentExists. So no grant goes to the workspace identity,
+    every grant names its principal type, and no (principal, role, scope) appears twice."""
+    triples = []
+    for r in graph.of_type(ROLE_ASSIGNMENT):
+        grant = r.inputs
+        assert grant["principalId"] != WORKSPACE_PRINCIPAL, f"{r.name} duplicates Azure's own"
+        assert grant["principalType"] in ("User", "Group", "ServicePrincipal"), r.name
+        triples.append((grant["principalId"], grant["roleDefinitionId"], grant["scope"].lower()))
+    assert len(set(triples)) == len(triples)
+    names = [r.inputs["roleAssignmentName"] for r in graph.of_type(ROLE_ASSIGNMENT)]
+    assert len(set(names)) == len(names)
 
 
 @cache

@@ -20,7 +20,9 @@ from infra_harness import (
     WORKSPACE_GUID,
     Graph,
     Registration,
+    assert_no_grant_azure_makes_itself,
     deploy,
+    load_in_provider_host,
 )
 from infra_harness import synthetic_mnist as make_files
 from workshop_infra.errors import ConfigError
@@ -31,6 +33,7 @@ from workshop_infra.trainees import Trainee, compute_instance_name, is_valid_com
 ROLE = "azure-native:authorization:RoleAssignment"
 COMPUTE = "azure-native:machinelearningservices:Compute"
 BUDGET = "azure-native:consumption:Budget"
+ACTION_GROUP = "azure-native:monitor:ActionGroup"
 GROUP = "5a5a5a5a-0000-4000-8000-000000000001"
 NAMES = ["山田 花子", "Zoë Müller", "O'Brien, Seán", "李雷", "x"]
 
@@ -87,16 +90,34 @@ def test_every_trainee_gets_their_grants_and_instance(count: int) -> None:
                 f"/mock/StorageAccount/{account}/blobServices/default/containers/"
                 f"azureml-blobstore-{WORKSPACE_GUID}",
             ),
+            # Compute instances and Studio notebooks use the user's identity on the file share
+            # (how-to-disable-local-auth-storage, scenarios for role assignments).
+            "notebooks": (
+                "Storage File Data Privileged Contributor",
+                f"/mock/StorageAccount/{account}",
+            ),
         }
         for short, (role, scope) in expected.items():
             grant = grants[f"trainee-{trainee.key}-{short}"]
             assert grant["principalId"] == trainee.object_id
             assert grant["principalType"] == trainee.principal_type
             assert grant["roleDefinitionId"].endswith(ROLE_IDS[role])
-            assert grant["scope"].startswith(scope)
-    assert len(grants) == 3 + 3 * (count + 1)  # the environment's own 3, then 3 per principal
-    names = [g["roleAssignmentName"] for g in grants.values()]
-    assert len(set(names)) == len(names)
+            assert (
+                grant["scope"] == scope
+                if short == "notebooks"
+                else grant["scope"].startswith(scope)
+            )
+    # the environment's own 3 (cluster identity 2, deployer 1), then 4 per principal
+    assert len(grants) == 3 + 4 * (count + 1)
+    # Studio browsing needs read on what trainees browse, and nothing account-wide for blobs.
+    account_scope = f"/mock/StorageAccount/{account}"
+    trainee_ids = {t.object_id for t in principals}
+    for grant in grants.values():
+        if grant["principalId"] in trainee_ids and grant["scope"] == account_scope:
+            assert grant["roleDefinitionId"].endswith(
+                ROLE_IDS["Storage File Data Privileged Contributor"]
+            )
+    assert_no_grant_azure_makes_itself(graph)
 
     key_by_id = {t.object_id: t.key for t in principals}
     instances = [r for r in graph.of_type(COMPUTE) if r.name.startswith("instance-")]
@@ -155,8 +176,9 @@ def test_every_taggable_resource_carries_the_workshop_tags() -> None:
     graph, _ = _graph(30)
     clock = next(r for r in graph.custom if r.name == "stack-clock")
     taggable = [r for r in graph.custom if _accepts_tags(r.type)]
-    # group, account, logs, app insights, vault, workspace, cluster; one instance per trainee
-    assert len(taggable) == 7 + 30
+    # group, account, logs, app insights, vault, registry, workspace, cluster identity, cluster,
+    # budget action group; one instance per trainee
+    assert len(taggable) == 10 + 30
     created = dt.datetime.strptime(graph.outputs["expiresOn"], "%Y-%m-%dT%H:%M:%SZ")
     for record in taggable:
         assert record.inputs.get("tags") == {
@@ -179,7 +201,12 @@ def test_a_fixed_expiry_and_owner_are_used_as_given(tmp_path: object) -> None:
     account = next(r for r in graph.custom if r.name == "account")
     assert account.inputs["tags"]["expires-on"] == "2030-01-31T00:00:00Z"
     assert account.inputs["tags"]["owner"] == "ml-team@example.com"
-    assert graph.of_type(BUDGET) == []  # no e-mail addresses: no budget (and a warning)
+    # No e-mail addresses: the budget still exists and alerts the subscription's Owners.
+    budget = graph.one(BUDGET).inputs
+    group = graph.one(ACTION_GROUP)
+    for note in budget["notifications"].values():
+        assert note["contactEmails"] == []
+        assert note["contactGroups"] == [f"/mock/ActionGroup/{group.inputs['actionGroupName']}"]
 
 
 def test_budget_alerts_the_configured_addresses() -> None:
@@ -189,7 +216,11 @@ def test_budget_alerts_the_configured_addresses() -> None:
     assert budget["scope"] == f"/mock/ResourceGroup/{rg}"
     assert (budget["amount"], budget["category"], budget["timeGrain"]) == (100, "Cost", "Monthly")
     start = budget["timePeriod"]["startDate"]
-    assert start.endswith("-01T00:00:00Z") and start[:7] == dt.date.today().isoformat()[:7]
+    this_month = dt.datetime.now(dt.UTC).strftime("%Y-%m")
+    assert start == f"{this_month}-01T00:00:00Z"
+    # The start comes from a resource fixed at the budget's creation (not from "now" each run).
+    budget_start = next(r for r in graph.custom if r.name == "budget-start")
+    assert budget_start.urn in graph.one(BUDGET).dependencies
     notes = budget["notifications"]
     assert {(n["threshold"], n["thresholdType"]) for n in notes.values()} == {
         (50, "Actual"),
@@ -197,9 +228,75 @@ def test_budget_alerts_the_configured_addresses() -> None:
         (100, "Actual"),
         (100, "Forecasted"),
     }
+    group = graph.one(ACTION_GROUP).inputs
     for note in notes.values():
-        assert note["contactEmails"] == ["ops@example.com", "lead@example.org"]
+        assert note["contactEmails"] == ["ops@example.com", "lead@example.org"]  # and ...
+        assert note["contactGroups"] == [f"/mock/ActionGroup/{group['actionGroupName']}"]
         assert note["operator"] == "GreaterThanOrEqualTo" and note["enabled"] is True
+    # ... the action group, whose ARM role receiver reaches the subscription's Owners.
+    assert group["armRoleReceivers"] == [
+        {
+            "name": "subscription-owners",
+            "roleId": "8e3af657-a8ff-443c-a75c-2fe8c4bcb635",  # Owner
+            "useCommonAlertSchema": True,
+        }
+    ]
+    assert group["enabled"] is True and len(group["groupShortName"]) <= 12
+    assert group["location"] == "Global"
+
+
+def test_budget_amount_zero_means_no_budget(tmp_path: object) -> None:
+    from pathlib import Path
+
+    graph = deploy({"budgetAmount": "0"}, make_files(Path(str(tmp_path)) / "m"))
+    assert graph.of_type(BUDGET) == [] and graph.of_type(ACTION_GROUP) == []
+    assert "budget-start" not in {r.name for r in graph.custom}
+
+
+def test_the_budget_start_is_fixed_at_creation_and_moves_only_with_a_new_budget(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Azure rejects a start date in a past month on creation; later runs must not move it."""
+    from workshop_infra.components import budget
+
+    class Clock(dt.datetime):
+        now_value = dt.datetime(2026, 11, 29, 23, 59, tzinfo=dt.UTC)
+
+        @classmethod
+        def now(cls, tz: dt.tzinfo | None = None) -> Clock:
+            return cls.fromtimestamp(cls.now_value.timestamp(), tz)
+
+    monkeypatch.setattr(budget.dt, "datetime", Clock)
+    provider = budget.BudgetStartProvider()
+    props = {"budget_name": "ws-budget", "scope": "/subscriptions/s/resourceGroups/rg"}
+    created = provider.create({**props, "start_date": None}).outs or {}
+    assert created["start_date"] == "2026-11-01T00:00:00Z"
+    # Months later, the same budget: no change, and an update would keep the first value.
+    Clock.now_value = dt.datetime(2027, 3, 5, tzinfo=dt.UTC)
+    same = provider.diff("id", created, {**props, "start_date": None})
+    assert not same.changes and not same.replaces
+    kept = provider.update("id", created, {**props, "start_date": None}).outs or {}
+    assert kept["start_date"] == "2026-11-01T00:00:00Z"
+    # A budget Azure would create anew (other name or scope) starts in its own month.
+    moved = provider.diff("id", created, {**props, "scope": "/subscriptions/s/resourceGroups/b"})
+    assert moved.replaces == ["scope"]
+    assert (provider.create({**props, "start_date": None}).outs or {})["start_date"] == (
+        "2027-03-01T00:00:00Z"
+    )
+    assert (
+        budget.first_of_month(
+            dt.datetime(2026, 12, 31, 23, 30, tzinfo=dt.timezone(dt.timedelta(hours=-5)))
+        )
+        == "2027-01-01T00:00:00Z"
+    )  # the month in UTC
+
+
+def test_the_budget_start_provider_loads_in_pulumis_provider_host() -> None:
+    from workshop_infra.components.budget import BudgetStartProvider
+
+    assert load_in_provider_host(BudgetStartProvider()) == [
+        "workshop_infra.components.budget.BudgetStartProvider"
+    ]
 
 
 # --- destroy ordering --------------------------------------------------------------------------

@@ -26,6 +26,8 @@ AZURE_RULES = {
     "log_analytics": lambda n: re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9-]{2,61}[A-Za-z0-9]", n),
     "app_insights": lambda n: 1 <= len(n) <= 260 and not set(n) & set("%&\\?/"),
     "container_registry": lambda n: re.fullmatch(r"[A-Za-z0-9]{5,50}", n),
+    # Microsoft.ManagedIdentity/userAssignedIdentities
+    "cluster_identity": lambda n: re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]{2,127}", n),
     "workspace": lambda n: re.fullmatch(r"^[a-zA-Z0-9][a-zA-Z0-9_-]{2,32}$", n),
     "compute": lambda n: 2 <= len(n) <= 16 and re.fullmatch(r"[A-Za-z0-9-]+", n) and n[0].isalpha(),
 }

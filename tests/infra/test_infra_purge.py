@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -64,9 +65,9 @@ class FakeArm:
         return [(s.method, s.path) for s in self.seen]
 
 
-@pytest.fixture
-def arm(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeArm]:
-    fake = FakeArm()
+@contextlib.contextmanager
+def _serving(fake: FakeArm) -> Iterator[FakeArm]:
+    """Serve `fake` on 127.0.0.1 (a port of its own) until the block ends."""
 
     class Handler(BaseHTTPRequestHandler):
         def _reply(self) -> None:
@@ -88,7 +89,15 @@ def arm(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeArm]:
     fake.url = f"http://127.0.0.1:{server.server_address[1]}"
     thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
     thread.start()
+    try:
+        yield fake
+    finally:
+        server.shutdown()
+        server.server_close()
 
+
+@pytest.fixture
+def arm(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeArm]:
     class Token:
         token = "fake-token"
 
@@ -98,9 +107,16 @@ def arm(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeArm]:
             return Token()
 
     monkeypatch.setattr(purge, "_credential", Credential)
-    yield fake
-    server.shutdown()
-    server.server_close()
+    with _serving(FakeArm()) as fake:
+        yield fake
+
+
+@pytest.fixture
+def warnings(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """What the providers send to Pulumi's warning channel."""
+    seen: list[str] = []
+    monkeypatch.setattr(purge.pulumi.log, "warn", lambda message, *a, **k: seen.append(message))
+    return seen
 
 
 def _fast(provider: Any, wait: float = 5.0) -> Any:
@@ -289,6 +305,83 @@ def test_key_vault_create_with_no_leftover_only_looks(arm: FakeArm) -> None:
     arm.script("GET", KV_PATH, Answer(404))
     _fast(KeyVaultPurgeProvider()).create(_kv(arm))
     assert arm.calls() == [("GET", KV_PATH)]
+
+
+# --- missing subscription-scope rights: a warning, never a failure -------------------------------
+
+FORBIDDEN = Answer(403, {"error": {"code": "AuthorizationFailed", "message": "no access"}})
+
+
+def test_key_vault_create_without_rights_to_look_up_deleted_vaults_warns_and_goes_on(
+    arm: FakeArm, warnings: list[str]
+) -> None:
+    arm.script("GET", KV_PATH, FORBIDDEN)
+    result = _fast(KeyVaultPurgeProvider()).create(_kv(arm))
+    assert result.id == KV_PATH
+    assert arm.calls() == [("GET", KV_PATH)]  # no purge attempted, no retries
+    (warning,) = warnings
+    assert "Microsoft.KeyVault/locations/deletedVaults/read" in warning
+    assert "kv1" in warning and "HTTP 403 (AuthorizationFailed" in warning
+    assert "subscription" in warning
+    assert (result.outs or {})["purge_skipped"] == warning
+
+
+def test_key_vault_delete_without_purge_rights_warns_and_the_destroy_goes_on(
+    arm: FakeArm, warnings: list[str]
+) -> None:
+    arm.script("POST", f"{KV_PATH}/purge", FORBIDDEN)
+    _fast(KeyVaultPurgeProvider()).delete(KV_PATH, _kv(arm))  # does not raise
+    assert arm.calls() == [("POST", f"{KV_PATH}/purge")]
+    (warning,) = warnings
+    assert "Microsoft.KeyVault/locations/deletedVaults/purge/action" in warning
+    assert "az keyvault purge --name kv1" in warning
+
+
+def test_a_purge_accepted_but_not_checkable_warns(arm: FakeArm, warnings: list[str]) -> None:
+    arm.script("POST", f"{KV_PATH}/purge", Answer(200))
+    arm.script("GET", KV_PATH, FORBIDDEN)
+    _fast(KeyVaultPurgeProvider()).delete(KV_PATH, _kv(arm))
+    (warning,) = warnings
+    assert "deletedVaults/read" in warning and "not confirmed" in warning
+
+
+def test_other_refusals_still_fail_the_key_vault_purge(arm: FakeArm, warnings: list[str]) -> None:
+    arm.script("GET", KV_PATH, Answer(401, {"error": {"code": "InvalidAuthenticationToken"}}))
+    with pytest.raises(PurgeError, match="InvalidAuthenticationToken"):
+        _fast(KeyVaultPurgeProvider()).create(_kv(arm))
+    arm.script("POST", f"{KV_PATH}/purge", Answer(400, {"error": {"code": "BadRequest"}}))
+    with pytest.raises(PurgeError, match="BadRequest"):
+        _fast(KeyVaultPurgeProvider()).delete(KV_PATH, _kv(arm))
+    assert warnings == []
+
+
+# --- the bearer token goes to ARM only ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("header", ["Azure-AsyncOperation", "Location"])
+def test_operation_urls_elsewhere_are_polled_without_the_token(arm: FakeArm, header: str) -> None:
+    """An operation URL on another origin (here: another port) never receives the bearer."""
+    with _serving(FakeArm()) as other:
+        other.script("GET", "/op", Answer(200, {"status": "Succeeded"}))
+        arm.script("DELETE", WS_PATH, Answer(202, headers={header: f"{other.url}/op"}))
+        arm.script("GET", WS_PATH, Answer(404))
+        _fast(WorkspacePurgeProvider()).delete(WS_PATH, _ws(arm))
+    assert [s.authorization for s in arm.seen] == ["Bearer fake-token"] * 2
+    assert other.calls() == [("GET", "/op")]
+    assert [s.authorization for s in other.seen] == [""]
+
+
+def test_operation_urls_on_the_arm_origin_get_the_token(arm: FakeArm) -> None:
+    arm.script("DELETE", WS_PATH, Answer(202, headers={"Azure-AsyncOperation": "{base}/op"}))
+    arm.script("GET", "/op", Answer(200, {"status": "Succeeded"}))
+    arm.script("GET", WS_PATH, Answer(404))
+    _fast(WorkspacePurgeProvider()).delete(WS_PATH, _ws(arm))
+    assert [s.authorization for s in arm.seen] == ["Bearer fake-token"] * 3
+    assert purge._origin("HTTPS://Management.Azure.com/x") == purge._origin(purge.ARM_URL)
+    assert purge._origin("https://management.azure.com.evil.example/x") != purge._origin(
+        purge.ARM_URL
+    )
+    assert purge._origin("http://management.azure.com/x") != purge._origin(purge.ARM_URL)
 
 
 # --- diff and the provider host ----------------------------------------------------------------

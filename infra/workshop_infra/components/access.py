@@ -10,6 +10,20 @@ PrincipalNotFound while Entra replicates):
 - Storage Blob Data Contributor on the workspace's artifact container (azureml-blobstore-<id>):
   with identity-based system datastores the SDK uploads a job's code and writes its outputs with
   the trainee's own identity, so submitting a job needs write access there (and only there).
+- Storage File Data Privileged Contributor on the workspace's storage account: compute
+  instances and Studio's notebooks and their file explorer reach the workspace's file share with
+  the user's identity and need exactly this role
+  (https://learn.microsoft.com/azure/machine-learning/how-to-disable-local-auth-storage#scenarios-for-role-assignments,
+  which names the storage account as the scope). The account holds no file shares but the
+  workspace's own (`code-<id>` for notebooks and `azureml-filestore-<id>`), and a file role
+  reaches no blobs, so the account scope grants nothing beyond the workspace's shares.
+
+Studio's data browsing uses the user's identity on blob storage (same page: "Studio: create
+datasets, browse data: Storage Blob Data Contributor"). Trainees browse, they do not create
+datasets, so reading is all they need: the Reader role on the workshop container and the
+Contributor role on the artifact container above already cover every container they browse,
+and nothing account-wide is granted for blobs. (Least privilege here is inferred: the page lists
+the role for browsing and creating together.)
 """
 
 from __future__ import annotations
@@ -19,7 +33,7 @@ from pulumi_azure_native import machinelearningservices as ml
 
 from workshop_infra import roles
 from workshop_infra.components.scope import TYPE_PREFIX, Scope
-from workshop_infra.components.storage import Storage
+from workshop_infra.components.storage import Storage, artifact_container_id
 from workshop_infra.trainees import Trainee, compute_instance_name
 
 
@@ -42,15 +56,15 @@ class TraineeAccess(pulumi.ComponentResource):
         super().__init__(f"{TYPE_PREFIX}:TraineeAccess", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         settings = scope.settings
-        artifacts = pulumi.Output.concat(
-            storage.account.id,
-            "/blobServices/default/containers/azureml-blobstore-",
-            workspace_guid,
-        )
         grants = (
             ("data-scientist", "AzureML Data Scientist", workspace_id),
             ("data-reader", "Storage Blob Data Reader", storage.container.id),
-            ("artifacts", "Storage Blob Data Contributor", artifacts),
+            (
+                "artifacts",
+                "Storage Blob Data Contributor",
+                artifact_container_id(storage.account.id, workspace_guid),
+            ),
+            ("notebooks", "Storage File Data Privileged Contributor", storage.account.id),
         )
         self.instances = {}
         for trainee in settings.principals:

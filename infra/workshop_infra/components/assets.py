@@ -1,4 +1,13 @@
-"""What the jobs reference: the workshop datastore, the MNIST data asset and the environment."""
+"""What the jobs reference: the workshop datastore, the MNIST data asset and the environment.
+
+Data and environment versions cannot be deleted through Azure ML's v2 interfaces, only archived
+(`az ml data` and `az ml environment` offer archive and restore, no delete:
+https://learn.microsoft.com/cli/azure/ml/data, https://learn.microsoft.com/cli/azure/ml/environment),
+so a provider DELETE may be refused and stall `pulumi destroy` before the workspace purge. They are
+declared with `retain_on_delete`: destroy drops them from the state and the workspace purge
+removes them with the workspace. They still take the workspace name from the purge, so the
+ordering the purge relies on (everything inside the workspace before it) is unchanged.
+"""
 
 from __future__ import annotations
 
@@ -87,7 +96,9 @@ class Assets(pulumi.ComponentResource):
                 ),
             ),
             # A trainee who sees the asset must find the files behind it.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.upload]),
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=[self.upload], retain_on_delete=True
+            ),
         )
         self.environment_version = ml.EnvironmentVersion(
             "environment",
@@ -103,7 +114,7 @@ class Assets(pulumi.ComponentResource):
                     os_type=ml.OperatingSystemType.LINUX,
                 ),
             ),
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True),
         )
         self.register_outputs(
             {

@@ -119,7 +119,14 @@ class WorkshopEnvironment(pulumi.ComponentResource):
         self.workspace = Workspace("workspace", self.scope, self.storage, self.monitoring, child)
         # From the purge, not the workspace: what lives in the workspace is deleted before it.
         workspace_name = self.workspace.purge.workspace_name
-        self.compute = Compute("compute", self.scope, workspace_name, child)
+        self.compute = Compute(
+            "compute",
+            self.scope,
+            self.storage,
+            workspace_name=workspace_name,
+            registry_id=self.workspace.registry.id if self.workspace.registry else None,
+            opts=child,
+        )
         self.assets = Assets(
             "assets", self.scope, self.storage, workspace_name, specs, mnist_files, child
         )
@@ -134,18 +141,9 @@ class WorkshopEnvironment(pulumi.ComponentResource):
             opts=child,
         )
         self.budget = None
-        if settings.budget_amount and settings.budget_emails:
+        if settings.budget_amount:
             self.budget = Budget(
-                "budget",
-                self.scope,
-                resource_group_id=resource_group_id,
-                created_at=self.clock.created_at,
-                opts=child,
-            )
-        elif settings.budget_amount:
-            pulumi.log.warn(
-                "no cost budget: aml-workshop:budgetEmails is empty (Azure needs someone to "
-                "alert); pulumi config set --path 'aml-workshop:budgetEmails[0]' you@example.com"
+                "budget", self.scope, resource_group_id=resource_group_id, opts=child
             )
 
         self.studio_url = pulumi.Output.concat(

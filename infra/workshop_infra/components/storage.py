@@ -49,3 +49,16 @@ class Storage(pulumi.ComponentResource):
             opts=child,
         )
         self.register_outputs({"account_id": self.account.id, "container": self.container.name})
+
+
+def artifact_container_id(
+    account_id: pulumi.Input[str], workspace_guid: pulumi.Input[str]
+) -> pulumi.Output[str]:
+    """The workspace's own blob container, `azureml-blobstore-<workspace guid>`.
+
+    Azure ML creates it with the workspace as the system datastore `workspaceblobstore`, where
+    the SDK uploads a job's code snapshot and local inputs with the submitter's identity.
+    """
+    return pulumi.Output.concat(
+        account_id, "/blobServices/default/containers/azureml-blobstore-", workspace_guid
+    )

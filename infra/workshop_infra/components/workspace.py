@@ -1,23 +1,35 @@
-"""The Azure ML workspace with its key vault, optional registry and storage grants."""
+"""The Azure ML workspace with its key vault and container registry.
+
+Role assignments Azure makes itself are not declared here a second time: a second assignment of
+the same (principal, role, scope) under another name fails `pulumi up` with 409
+RoleAssignmentExists (reported against Microsoft's own tutorial, which told readers to add the
+workspace identity's storage role by hand: https://github.com/MicrosoftDocs/azure-docs/issues/80040).
+- Storage: with identity-based system datastores, "as the workspace is created, the managed
+  identity is automatically assigned the permissions it needs to access the storage account"
+  (https://learn.microsoft.com/azure/machine-learning/how-to-disable-local-auth-storage). The
+  workshop container is in that account, so the datastore that reads it with the workspace
+  identity (Studio's preview) is covered too.
+- Container registry and key vault: Microsoft lists the roles a workspace identity needs on them
+  (Contributor, Key Vault Administrator) only for a *user-assigned* workspace identity, which the
+  customer must grant; a system-assigned identity gets them when the workspace is created with
+  those resources (https://learn.microsoft.com/azure/machine-learning/how-to-identity-based-service-authentication#user-assigned-managed-identity).
+  That the system-assigned case is automatic is inferred from that page, not stated there.
+So the workspace identity gets no declared grants at all; the roles this program declares go to
+principals Azure never grants anything to (the cluster's user-assigned identity, trainees, the
+deployer), which makes them duplicate-free by construction rather than by a lookup.
+"""
 
 from __future__ import annotations
 
 import pulumi
 from pulumi_azure_native import containerregistry, keyvault, machinelearningservices
 
-from workshop_infra import roles
 from workshop_infra.components.monitoring import Monitoring
 from workshop_infra.components.scope import TYPE_PREFIX, Scope
 from workshop_infra.components.storage import Storage
 from workshop_infra.purge import KeyVaultPurge, WorkspacePurge
 
 SOFT_DELETE_DAYS = 7  # the minimum: a destroyed vault blocks its name for the shortest time
-
-# What the workspace identity needs on its storage when datastores are reached by identity.
-WORKSPACE_STORAGE_ROLES = (
-    "Storage Blob Data Contributor",
-    "Storage File Data Privileged Contributor",
-)
 
 
 class Workspace(pulumi.ComponentResource):
@@ -26,7 +38,6 @@ class Workspace(pulumi.ComponentResource):
     workspace: machinelearningservices.Workspace
     purge: WorkspacePurge
     """Everything inside the workspace takes the workspace name from here (see purge.py)."""
-    principal_id: pulumi.Output[str]
 
     def __init__(
         self,
@@ -61,6 +72,9 @@ class Workspace(pulumi.ComponentResource):
                         family=keyvault.SkuFamily.A, name=keyvault.SkuName.STANDARD
                     ),
                     enable_rbac_authorization=True,
+                    # Ignored with RBAC on, but the API spec marks the field required and the
+                    # provider can fail without it (open pulumi-azure-native issue): send [].
+                    access_policies=[],
                     enable_soft_delete=True,
                     soft_delete_retention_in_days=SOFT_DELETE_DAYS,
                     # ARM rejects an explicit false ("cannot be set to false"): omit it instead.
@@ -69,6 +83,11 @@ class Workspace(pulumi.ComponentResource):
             ),
             opts=child,
         )
+        # Without a registry of its own the workspace creates one at the first image build, with
+        # the admin account enabled and outside this stack's state ("If you allow Azure Machine
+        # Learning to automatically create ACR, it enables the admin account":
+        # https://learn.microsoft.com/azure/machine-learning/how-to-identity-based-service-authentication).
+        # So the stack owns one by default: Basic (the smallest SKU), admin account off.
         self.registry = None
         if settings.container_registry:
             self.registry = containerregistry.Registry(
@@ -120,16 +139,4 @@ class Workspace(pulumi.ComponentResource):
             enabled=settings.purge_on_destroy,
             opts=child,
         )
-        identity = self.workspace.identity
-        self.principal_id = identity.apply(lambda i: i.principal_id if i else "")
-        for role in WORKSPACE_STORAGE_ROLES:
-            roles.grant(
-                f"workspace-{role.lower().replace(' ', '-')}",
-                role=role,
-                scope=storage.account.id,
-                principal_id=self.principal_id,
-                principal_type="ServicePrincipal",
-                subscription_id=scope.subscription_id,
-                opts=child,
-            )
         self.register_outputs({"workspace_name": self.workspace.name})
