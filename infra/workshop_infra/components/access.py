@@ -17,6 +17,7 @@ from __future__ import annotations
 import pulumi
 from pulumi_azure_native import machinelearningservices as ml
 
+from workshop.azure.contract import COMPUTE_INSTANCE_PRINCIPAL_TYPE
 from workshop_infra import roles
 from workshop_infra.components.scope import TYPE_PREFIX, Scope
 from workshop_infra.components.storage import Storage
@@ -64,7 +65,10 @@ class TraineeAccess(pulumi.ComponentResource):
                     subscription_id=scope.subscription_id,
                     opts=child,
                 )
-            if settings.trainee_compute_instances and trainee.principal_type == "User":
+            if (
+                settings.trainee_compute_instances
+                and trainee.principal_type == COMPUTE_INSTANCE_PRINCIPAL_TYPE
+            ):
                 self.instances[trainee.key] = self._instance(
                     trainee, scope, workspace_name, suffix, child
                 )
