@@ -22,6 +22,8 @@ from typing import Any
 
 from workshop.azure import contract
 from workshop.errors import WorkshopError
+from workshop.kernel import KERNEL_DISPLAY_NAME, SCRIPT
+from workshop.paths import ROOT
 
 TEMPLATES = Path(__file__).parent / "templates"
 TRAINEES = contract.TRAINEES
@@ -164,6 +166,8 @@ def _fields(handout: Handout, escape: bool) -> dict[str, str]:
         "environment": quote(handout.environment),
         "compute": quote(handout.compute),
         "endpoint": quote(endpoint_name(handout.key)),
+        "kernel": quote(KERNEL_DISPLAY_NAME),
+        "kernel_script": quote(SCRIPT.relative_to(ROOT).as_posix()),
     }
     name, url = handout.compute_instance, handout.instance_url
     note = "stops when idle and every evening"
