@@ -27,6 +27,31 @@ MODE_CELL = """\
 MODE = "local"
 """
 
+KERNEL_CELL = """\
+# カーネルの確認 / check the kernel: Python 3.11 with the workshop's pinned packages
+import sys
+from importlib import metadata
+
+KERNEL = "Python 3.11 (aml-workshop)"
+NEEDED = ("numpy", "scikit-learn", "mlflow", "skops", "rich", "typer", "azure-ai-ml")
+missing = []
+for package in NEEDED:
+    try:
+        metadata.version(package)
+    except metadata.PackageNotFoundError:
+        missing.append(package)
+if sys.version_info[:2] != (3, 11) or missing:
+    raise RuntimeError(
+        f"wrong kernel: Python {sys.version.split()[0]} at {sys.executable}"
+        + (f", without {', '.join(missing)}" if missing else "")
+        + f". Pick the kernel '{KERNEL}' (Kernel > Change kernel) and run this cell again. "
+        "Not in the list? Build it once: in a terminal, in the aml-workshop folder, run "
+        "bash notebooks/workshop-kernel.sh (README.md, 'The Studio kernel'). "
+        "違うカーネルです: 上の名前のカーネルを選んでください。"
+    )
+print(f"kernel OK: Python {sys.version.split()[0]} ({sys.executable})")
+"""
+
 SETUP_CELL = """\
 import sys
 from pathlib import Path
@@ -44,6 +69,16 @@ if ROOT is None:
 for folder in (ROOT / "src", ROOT / "src" / "training"):
     if str(folder) not in sys.path:
         sys.path.insert(0, str(folder))
+
+# このカーネルのパッケージは requirements/lock.txt と同じか / same versions as the lock?
+lock = (ROOT / "requirements" / "lock.txt").read_text(encoding="utf-8").split()
+pins = dict(line.split("==", 1) for line in lock if "==" in line)
+stale = [f"{p} {metadata.version(p)} (lock: {pins[p]})" for p in NEEDED if metadata.version(p) != pins[p]]
+if stale:
+    raise RuntimeError(
+        f"this kernel's packages differ from requirements/lock.txt: {', '.join(stale)}. "
+        "Rebuild the kernel: bash notebooks/workshop-kernel.sh, then restart it."
+    )
 """
 
 IMPORTS = """\
@@ -97,6 +132,20 @@ def code(text: str) -> nbformat.NotebookNode:
 def header(title: str, intro: str) -> list[nbformat.NotebookNode]:
     return [
         md(f"# {title}\n\n{dedent(intro).strip()}"),
+        md(
+            """\
+            ## カーネル / Kernel
+
+            カーネルは **Python 3.11 (aml-workshop)** を選びます（Studio では右上のカーネル名から）。
+            ワークショップで固定したパッケージ（`requirements/lock.txt`）がすべて入った Python
+            です。次のセルは違うカーネルで実行されるとはっきり止まり、直し方を表示します。
+
+            Pick the kernel **Python 3.11 (aml-workshop)** (in Studio: the kernel name at the top
+            right). It is Python 3.11 with exactly the workshop's pinned packages
+            (`requirements/lock.txt`); the next cell stops with the fix if another kernel runs it.
+            """
+        ),
+        code(KERNEL_CELL),
         md(
             """\
             ## 0. モードを選ぶ / Choose the mode
@@ -863,10 +912,12 @@ NOTEBOOKS = {
 def build(name: str) -> nbformat.NotebookNode:
     notebook = new_notebook(cells=NOTEBOOKS[name])
     notebook.metadata = {
+        # The kernel notebooks/workshop-kernel.sh builds (workshop.kernel): Jupyter and Studio
+        # select it by name wherever it exists, and ask for a kernel where it does not.
         "kernelspec": {
-            "display_name": "Python 3 (ipykernel)",
+            "display_name": "Python 3.11 (aml-workshop)",
             "language": "python",
-            "name": "python3",
+            "name": "aml-workshop",
         },
         "language_info": {"name": "python"},
     }

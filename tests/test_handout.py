@@ -44,6 +44,14 @@ def test_one_folder_per_trainee_from_a_saved_outputs_file(tmp_path: Path) -> Non
     assert "山田 花子" in page and "azureml:mnist:1" in page and "`cpu-cluster`" in page
     assert "https://ml.azure.com/compute/cix7k2q9-bj0p7/details?wsid=/subscriptions/" in page
     assert "2030-01-31T00:00:00Z" in page
+    # Studio: the kernel the compute instance's creation script builds, and how to build it
+    from workshop.kernel import KERNEL_DISPLAY_NAME, SCRIPT
+
+    assert f"pick the kernel **{KERNEL_DISPLAY_NAME}**" in page
+    assert "`bash notebooks/workshop-kernel.sh`" in page and SCRIPT.is_file()
+    assert f"<strong>{KERNEL_DISPLAY_NAME}</strong>" in (
+        tmp_path / "bj0p7" / "index.html"
+    ).read_text(encoding="utf-8")
     for command in (
         "workshop run jobs/train-logreg.yml",
         "workshop submit jobs/train-knn.yml --config config.json --wait",
@@ -210,7 +218,7 @@ def test_names_cannot_change_the_markdown_handout(tmp_path: Path) -> None:
     text = (_hostile(tmp_path) / "README.md").read_text(encoding="utf-8")
     tokens = MarkdownIt("commonmark").enable("table").parse(text)
     kinds = [t.type for t in tokens]
-    assert kinds.count("heading_open") == 2  # the title and "Run the hands-on", nothing more
+    assert kinds.count("heading_open") == 3  # the title and the template's two sections, no more
     assert "html_block" not in kinds
     inline = [child for t in tokens for child in (t.children or [])]
     assert not [c for c in inline if c.type == "html_inline"]

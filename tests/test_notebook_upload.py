@@ -102,6 +102,8 @@ def test_the_bundle_holds_what_the_notebooks_need_and_nothing_else() -> None:
         "notebooks/01-explore-and-train-locally.ipynb",
         "notebooks/02-run-on-the-cluster.ipynb",
         "notebooks/03-deploy-and-score.ipynb",
+        "notebooks/workshop-kernel.sh",  # a trainee builds the kernel with it (README)
+        "requirements/lock.txt",
         "jobs/train-knn.yml",
         "jobs/sweep-knn.yml",
         "jobs/deployment.yml",

@@ -29,6 +29,12 @@ def read(name: str) -> nbformat.NotebookNode:
     return nbformat.read(NOTEBOOKS_DIR / name, as_version=4)
 
 
+def mode_cell(notebook: nbformat.NotebookNode) -> int:
+    """The index of the code cell that sets MODE."""
+    cells = enumerate(notebook.cells)
+    return next(i for i, c in cells if c.cell_type == "code" and MODE_LINE.search(c.source))
+
+
 def test_the_three_notebooks_exist_and_nothing_else() -> None:
     assert sorted(p.name for p in NOTEBOOKS_DIR.glob("*.ipynb")) == sorted(NOTEBOOKS)
 
@@ -55,8 +61,11 @@ def test_one_mode_setting_defaulting_to_local(name: str) -> None:
         for value in MODE_LINE.findall(cell.source)
     ]
     assert settings == [(settings[0][0], '"local"')], settings
-    first_code = next(i for i, c in enumerate(notebook.cells) if c.cell_type == "code")
-    assert settings[0][0] == first_code, "MODE must be the first code cell"
+    code = [i for i, c in enumerate(notebook.cells) if c.cell_type == "code"]
+    # The kernel check comes first (it must stop a wrong kernel before anything else runs);
+    # MODE is the first code cell after it.
+    assert "wrong kernel" in notebook.cells[code[0]].source, "the kernel check must come first"
+    assert settings[0][0] == code[1], "MODE must be the first code cell after the kernel check"
 
 
 @pytest.mark.parametrize("name", NOTEBOOKS)
@@ -250,10 +259,10 @@ def test_notebook_03_in_azure_mode_against_an_autospecd_workspace(
     monkeypatch.delenv("PYTHONDONTWRITEBYTECODE", raising=False)
     nb.save_state(best_trial_job="trial-job-7", best_accuracy=0.97)
     notebook = read(NOTEBOOKS[2])
-    first_code = next(i for i, c in enumerate(notebook.cells) if c.cell_type == "code")
-    notebook.cells[first_code].source = 'MODE = "azure"'
+    mode = mode_cell(notebook)
+    notebook.cells[mode].source = 'MODE = "azure"'
     notebook.cells.insert(
-        first_code + 1, nbformat.v4.new_code_cell(FAKE_WORKSPACE.format(root=str(ROOT)))
+        mode + 1, nbformat.v4.new_code_cell(FAKE_WORKSPACE.format(root=str(ROOT)))
     )
     notebook.cells.append(nbformat.v4.new_code_cell(CHECK_WORKSPACE_CALLS))
     NotebookClient(
@@ -322,11 +331,11 @@ def test_notebook_02_in_azure_mode_submits_the_yamls_and_reads_the_best_trial(
     monkeypatch.setenv("WORKSHOP_HOME", str(tmp_path / "home"))
     monkeypatch.delenv("PYTHONDONTWRITEBYTECODE", raising=False)
     notebook = read(NOTEBOOKS[1])
-    first_code = next(i for i, c in enumerate(notebook.cells) if c.cell_type == "code")
-    notebook.cells[first_code].source = 'MODE = "azure"'
+    mode = mode_cell(notebook)
+    notebook.cells[mode].source = 'MODE = "azure"'
     uri = f"sqlite:///{tmp_path / 'workspace-mlflow.db'}"
     fakes = FAKE_WORKSPACE.format(root=str(ROOT)) + FAKE_TRACKING.format(uri=uri)
-    notebook.cells.insert(first_code + 1, nbformat.v4.new_code_cell(fakes))
+    notebook.cells.insert(mode + 1, nbformat.v4.new_code_cell(fakes))
     notebook.cells.append(nbformat.v4.new_code_cell(CHECK_JOBS))
     NotebookClient(
         notebook,

@@ -27,7 +27,9 @@ from typing import Any
 
 from workshop.azure import contract
 from workshop.errors import WorkshopError
+from workshop.kernel import KERNEL_DISPLAY_NAME, SCRIPT
 from workshop.markdown import md_code, md_text, one_line
+from workshop.paths import ROOT
 
 TEMPLATES = Path(__file__).parent / "templates"
 TRAINEES = contract.TRAINEES
@@ -201,6 +203,8 @@ def _fields(handout: Handout, escape: bool) -> dict[str, str]:
         "workspace_cmd": html.escape(one_line(handout.workspace))
         if escape
         else one_line(handout.workspace),
+        "kernel": html.escape(KERNEL_DISPLAY_NAME) if escape else md_code(KERNEL_DISPLAY_NAME),
+        "kernel_script": code(f"bash {SCRIPT.relative_to(ROOT).as_posix()}"),
     }
     name, url = handout.compute_instance, handout.instance_url
     note = "stops when idle and every evening"

@@ -44,7 +44,7 @@ DEFAULT_FOLDER = "Users/shared/aml-workshop"
 ROLE = "Storage File Data Privileged Contributor"
 
 BUNDLE = (
-    ("notebooks", ("*.ipynb",)),
+    ("notebooks", ("*.ipynb", "*.sh")),  # workshop-kernel.sh builds the notebooks' kernel
     ("jobs", ("*",)),
     ("src", ("*",)),
     ("requirements", ("lock.txt",)),

@@ -24,6 +24,12 @@ datasets, so reading is all they need: the Reader role on the workshop container
 Contributor role on the artifact container above already cover every container they browse,
 and nothing account-wide is granted for blobs. (Least privilege here is inferred: the page lists
 the role for browsing and creating together.)
+
+Each compute instance runs a creation script that builds the notebooks' Jupyter kernel (Python
+3.11 with requirements/lock.txt; workshop.kernel). Creation scripts run only when an instance is
+provisioned, so later changes to the script or the lock are ignored on existing instances (no
+update churn on every instance after a re-lock): the notebooks' first cell notices a kernel
+whose packages differ from the lock and says how to rebuild it.
 """
 
 from __future__ import annotations
@@ -31,6 +37,8 @@ from __future__ import annotations
 import pulumi
 from pulumi_azure_native import machinelearningservices as ml
 
+from workshop import kernel
+from workshop.azure.contract import COMPUTE_INSTANCE_PRINCIPAL_TYPE
 from workshop_infra import roles
 from workshop_infra.components.scope import TYPE_PREFIX, Scope
 from workshop_infra.components.storage import Storage, artifact_container_id
@@ -67,6 +75,7 @@ class TraineeAccess(pulumi.ComponentResource):
             ("notebooks", "Storage File Data Privileged Contributor", storage.account.id),
         )
         self.instances = {}
+        setup = _kernel_setup_script() if settings.trainee_compute_instances else None
         for trainee in settings.principals:
             for short, role, target in grants:
                 roles.grant(
@@ -78,9 +87,13 @@ class TraineeAccess(pulumi.ComponentResource):
                     subscription_id=scope.subscription_id,
                     opts=child,
                 )
-            if settings.trainee_compute_instances and trainee.principal_type == "User":
+            if (
+                settings.trainee_compute_instances
+                and trainee.principal_type == COMPUTE_INSTANCE_PRINCIPAL_TYPE
+            ):
+                assert setup is not None
                 self.instances[trainee.key] = self._instance(
-                    trainee, scope, workspace_name, suffix, child
+                    trainee, scope, workspace_name, suffix, setup, child
                 )
         self.register_outputs({"instances": [c.name for c in self.instances.values()]})
 
@@ -90,6 +103,7 @@ class TraineeAccess(pulumi.ComponentResource):
         scope: Scope,
         workspace_name: pulumi.Input[str],
         suffix: pulumi.Output[str],
+        setup: ml.SetupScriptsArgs,
         opts: pulumi.ResourceOptions,
     ) -> ml.Compute:
         settings = scope.settings
@@ -128,8 +142,28 @@ class TraineeAccess(pulumi.ComponentResource):
                             ssh_public_access=ml.SshPublicAccess.DISABLED
                         ),
                         schedules=ml.ComputeSchedulesArgs(compute_start_stop=[nightly_stop]),
+                        setup_scripts=setup,
                     ),
                 ),
             ),
-            opts=opts,
+            opts=pulumi.ResourceOptions.merge(
+                opts,
+                pulumi.ResourceOptions(ignore_changes=["properties.properties.setupScripts"]),
+            ),
         )
+
+
+def _kernel_setup_script() -> ml.SetupScriptsArgs:
+    """The kernel script as an inline creation script (the notebook share is filled after up).
+
+    https://learn.microsoft.com/en-us/azure/machine-learning/how-to-customize-compute-instance
+    """
+    return ml.SetupScriptsArgs(
+        scripts=ml.ScriptsToExecuteArgs(
+            creation_script=ml.ScriptReferenceArgs(
+                script_source="inline",
+                script_data=kernel.creation_script_data(),
+                timeout=kernel.SCRIPT_TIMEOUT,
+            )
+        )
+    )

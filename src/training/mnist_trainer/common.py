@@ -8,6 +8,10 @@ trusted-type lists.
 Model folder: the MLflow model (MLmodel, model.skops, requirements.txt, ...) is written directly
 into --model-dir. The folder may exist if it is empty (Azure ML creates output folders before the
 job starts); a non-empty one is refused before training starts, never overwritten.
+
+Output folders on Azure are blob-backed mounts (azure-facts.md, "Mounted outputs"): a step never
+removes or renames an output folder itself and never renames a file into or out of one. It writes
+its final files in place (`copy_into`), the file that marks the folder complete last.
 """
 
 from __future__ import annotations
@@ -123,27 +127,38 @@ def model_requirements() -> list[str]:
     return [f"{name}=={version(name)}" for name in MODEL_REQUIREMENTS]
 
 
+MODEL_MARKER = "MLmodel"
+"""The file that makes a folder an MLflow model: copied last, so its presence means complete."""
+
+
+def copy_into(source: Path, target: Path, *, last: str = MODEL_MARKER) -> None:
+    """Copy the contents of `source` into the folder `target`, in place, `last` copied last.
+
+    `target` is created if absent and never removed or renamed, and nothing is renamed into it:
+    on Azure it is a blob-backed output mount, where both can fail.
+    """
+    target.mkdir(parents=True, exist_ok=True)
+    for entry in sorted(source.iterdir(), key=lambda p: p.name == last):
+        if entry.is_dir():
+            shutil.copytree(entry, target / entry.name, dirs_exist_ok=True)
+        else:
+            shutil.copyfile(entry, target / entry.name)
+
+
 def save_model(model: object, model_dir: Path) -> None:
     """mlflow.sklearn.save_model into --model-dir without leaving a half-written model behind.
 
-    Saved (skops format, sklearn types only) into a temporary sibling folder first, then moved
-    in with MLmodel last, so a folder holding an MLmodel file always holds a complete model.
+    Saved (skops format, sklearn types only) into a local temporary folder first, then copied
+    into --model-dir with MLmodel last, so a folder holding an MLmodel file always holds a
+    complete model. Copied, not moved: --model-dir may be a mount (see the module docstring).
     """
     from mlflow import sklearn as mlflow_sklearn
 
     check_model_dir(model_dir)
-    model_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{model_dir.name}.", dir=model_dir.parent))
-    try:
-        mlflow_sklearn.save_model(
-            model, str(staging / "model"), pip_requirements=model_requirements()
-        )
-        model_dir.mkdir(exist_ok=True)
-        entries = sorted((staging / "model").iterdir(), key=lambda p: p.name == "MLmodel")
-        for entry in entries:
-            shutil.move(str(entry), str(model_dir / entry.name))
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    with tempfile.TemporaryDirectory(prefix="mnist-model-") as staging:
+        saved = Path(staging) / "model"
+        mlflow_sklearn.save_model(model, str(saved), pip_requirements=model_requirements())
+        copy_into(saved, model_dir)
 
 
 def printer(name: str) -> Callable[[str], None]:

@@ -6,7 +6,9 @@
 Both inputs are MLflow sklearn models (folders with an MLmodel file) that take (n, 784) pixels
 scaled to 0-1, as they were fitted (mnist_trainer.common.scaled, also what score.py sends).
 Logs `logreg_accuracy`, `knn_accuracy` and `accuracy` (the winner's), copies the winning model
-folder to --best-model and writes comparison.json to --report. A tie goes to the logistic
+folder into --best-model (MLmodel last) and writes comparison.json to --report. Both are output
+folders, mounts on Azure: their contents are replaced in place, the folders themselves are never
+removed or renamed. A tie goes to the logistic
 regression: far smaller to ship and faster to serve.
 """
 
@@ -21,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from mnist_trainer.common import scaled
+from mnist_trainer.common import copy_into, scaled
 from mnist_trainer.idx import IdxError, load_mnist
 
 CANDIDATES = ("logreg", "knn")
@@ -39,6 +41,17 @@ def find_model_dir(path: Path) -> Path:
     )
 
 
+def empty_folder(folder: Path) -> None:
+    """Remove what `folder` holds (a rerun's old model), keeping the folder itself."""
+    if not folder.is_dir():
+        return
+    for entry in folder.iterdir():
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
+
+
 def compare(
     data: Path, models: dict[str, Path], best_model: Path, report: Path, test_limit: int | None
 ) -> dict[str, object]:
@@ -53,9 +66,8 @@ def compare(
         model: Any = load_model(str(folders[name]))
         accuracy[name] = float(np.mean(np.asarray(model.predict(x_test)) == y_test))
     winner = max(CANDIDATES, key=lambda n: (accuracy[n], n == "logreg"))
-    if best_model.exists():
-        shutil.rmtree(best_model)
-    shutil.copytree(folders[winner], best_model)
+    empty_folder(best_model)
+    copy_into(folders[winner], best_model)
     result: dict[str, object] = {
         "winner": winner,
         "accuracy": accuracy[winner],

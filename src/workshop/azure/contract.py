@@ -70,6 +70,13 @@ CONFIG_VM_SIZE = "computeVmSize"
 CONFIG_MAX_NODES = "computeMaxNodes"
 CONFIG_PRIORITY = "computePriority"  # Dedicated | LowPriority
 CONFIG_PREFIX = "prefix"
+CONFIG_TRAINEES = "trainees"  # a list of {name, objectId, principalType?}
+CONFIG_INSTANCES = "traineeComputeInstances"
+CONFIG_INSTANCE_VM_SIZE = "traineeComputeVmSize"
+
+COMPUTE_INSTANCE_PRINCIPAL_TYPE = "User"
+"""Only trainees of this principal type get a personal compute instance (a compute instance is
+assigned to one user); infra/workshop_infra/components/access.py imports this."""
 
 KEY_VAULT_NAME_START = "{prefix}-kv-"
 """Key vault names are `<prefix>-kv-<random suffix>` (infra/workshop_infra/naming.py)."""

@@ -54,6 +54,11 @@ def _load(kind: str, path: Path) -> Any:
         ) from exc
 
 
+def load_deployment(path: Path = DEPLOYMENT_FILE) -> Any:
+    """The deployment YAML as azure-ai-ml loads it (its instance type and count, for preflight)."""
+    return _load("deployment", path)
+
+
 def sample_digits(count: int, cache: Path | None = None) -> tuple[np.ndarray, list[int] | None]:
     """`count` test images (n, 784) uint8 and their labels; synthetic (no labels) without data."""
     from mnist_trainer.idx import FILES, read_idx

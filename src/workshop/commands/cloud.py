@@ -151,6 +151,16 @@ def preflight_target(stack: str, subscription: str | None) -> Target:
             f"stack {stack}: {contract.PROJECT}:{contract.CONFIG_VM_SIZE} is not set",
             hint=f"pulumi config set {contract.CONFIG_VM_SIZE} Standard_DS3_v2 --stack {stack}",
         )
+    trainees = _config_trainees(stack, config.get(contract.CONFIG_TRAINEES))
+    with_instance = str(config.get(contract.CONFIG_INSTANCES, False)).lower() == "true"
+    users = sum(
+        1
+        for t in trainees
+        if t.get("principalType", "User") == contract.COMPUTE_INSTANCE_PRINCIPAL_TYPE
+    )
+    from workshop.azure.deploy import load_deployment
+
+    deployment = load_deployment()  # the one place that says its instance type and count
     return Target(
         subscription_id=str(sub),
         location=str(location),
@@ -161,7 +171,38 @@ def preflight_target(stack: str, subscription: str | None) -> Target:
         resource_group=outputs.get(contract.RESOURCE_GROUP),
         workspace_name=outputs.get(contract.WORKSPACE_NAME),
         key_vault_name=outputs.get(contract.KEY_VAULT_NAME),
+        trainees=len(trainees),
+        instances=users if with_instance else 0,
+        instance_vm_size=str(config.get(contract.CONFIG_INSTANCE_VM_SIZE) or "") or None,
+        deployment_vm_size=str(deployment.instance_type or "") or None,
+        deployment_instances=int(deployment.instance_count or 0),
     )
+
+
+def _config_trainees(stack: str, raw: Any) -> list[dict[str, Any]]:
+    """The stack's trainee entries: a YAML list in Pulumi.<stack>.yaml, or a JSON string."""
+    import json
+
+    from workshop.azure import contract
+
+    key = f"{contract.PROJECT}:{contract.CONFIG_TRAINEES}"
+    if raw in (None, ""):
+        return []
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise WorkshopError(
+                f"stack {stack}: {key} is not a list ({exc.msg})",
+                hint=f"pulumi config set --path '{contract.CONFIG_TRAINEES}[0].name' NAME "
+                f"--stack {stack} (and [0].objectId)",
+            ) from None
+    if not isinstance(raw, list) or not all(isinstance(t, dict) for t in raw):
+        raise WorkshopError(
+            f"stack {stack}: {key} must be a list of {{name, objectId, principalType}} entries",
+            hint="see the trainees setting in README.md",
+        )
+    return raw
 
 
 def register(app: typer.Typer) -> None:
