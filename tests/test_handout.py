@@ -47,7 +47,7 @@ def test_one_folder_per_trainee_from_a_saved_outputs_file(tmp_path: Path) -> Non
     # Studio: the kernel the compute instance's creation script builds, and how to build it
     from workshop.kernel import KERNEL_DISPLAY_NAME, SCRIPT
 
-    assert f"pick the kernel **{KERNEL_DISPLAY_NAME}**" in page
+    assert f"pick the kernel `{KERNEL_DISPLAY_NAME}`" in page
     assert "`bash notebooks/workshop-kernel.sh`" in page and SCRIPT.is_file()
     assert f"<strong>{KERNEL_DISPLAY_NAME}</strong>" in (
         tmp_path / "bj0p7" / "index.html"
