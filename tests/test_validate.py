@@ -207,20 +207,22 @@ def test_missing_data_cache_is_a_warning(checkout: Path) -> None:
     assert_names(warning, path, "path", "workshop data fetch")
 
 
-def test_code_folder_with_data_tests_and_notebooks(checkout: Path) -> None:
+def test_code_folder_with_data_tests_and_secrets(checkout: Path) -> None:
     code = checkout / "code"
     (code / "tests").mkdir(parents=True)
     (code / "train.py").write_text("print('hi')\n")
-    (code / "digits.csv").write_text("1,2,3\n")
-    (code / "explore.ipynb").write_text("{}")
+    (code / "digits.csv").write_text("1,2,3\n" * 20_000)  # 120 KB: a data set, not a sample
+    (code / "explore.ipynb").write_text("{}")  # a small notebook is no problem
     (code / "tests" / "helpers.py").write_text("")
+    (code / ".env").write_text("KEY=secret\n")
     path = broken(
         checkout,
         "train-knn.yml",
         lambda d: d.update(code="code", command="python train.py ${{inputs.mnist}}"),
     )
     finding = only(validate([path]).findings, "code-folder")
-    assert_names(finding, path, "code", "digits.csv", "explore.ipynb", "tests/helpers.py")
+    assert_names(finding, path, "code", "digits.csv", ".env", "tests/helpers.py")
+    assert "explore.ipynb" not in finding.message
 
 
 def test_code_folder_over_one_megabyte(checkout: Path) -> None:
@@ -273,7 +275,7 @@ def test_azureml_references(
     checkout: Path, name: str, mutate: Mutation, key: str, expected: str
 ) -> None:
     path = broken(checkout, name, mutate)
-    finding = only(validate([path]).findings, "reference")
+    finding = only(validate([path], references=True).findings, "reference")
     assert_names(finding, path, key, expected)
 
 
