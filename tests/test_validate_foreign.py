@@ -346,11 +346,19 @@ def test_ignore_rules_are_azure_ml_s(tmp_path: Path) -> None:
     assert "big.csv" in only_error(check(path), "code-folder").message
 
 
+ENVIRONMENT = f"""
+$schema: {S}/environment.schema.json
+name: sklearn-env
+version: 1
+image: mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04:latest
+conda_file: conda.yml
+"""
+
 # --- new checks -----------------------------------------------------------------------------
 
 
 def test_conda_file_keys_and_pip_entries(tmp_path: Path) -> None:
-    env = f"$schema: {S}/environment.schema.json\nname: e\nversion: 1\nimage: mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04\nconda_file: conda.yml\n"
+    env = ENVIRONMENT
     conda = "name: e\ndependency:\n  - python=3.11\n  - pip:\n    - scikit-learn=1.5.2\n"
     write(tmp_path, {"env.yml": env, "conda.yml": conda})
     # the misspelt key hides the list, so fix it first and see the pip entry
@@ -362,11 +370,11 @@ def test_conda_file_keys_and_pip_entries(tmp_path: Path) -> None:
     good = conda.replace("dependency:", "dependencies:").replace("=1.5.2", "==1.5.2")
     (tmp_path / "conda.yml").write_text(good + "    - --extra-index-url https://x.org/simple\n")
     report = check(tmp_path / "env.yml")
-    assert report.ok and [f.message for f in report.notes][0].startswith("not resolved")
+    assert report.ok and next(f.message for f in report.notes).startswith("not resolved")
 
 
 def test_conda_file_that_does_not_resolve(tmp_path: Path) -> None:
-    env = f"$schema: {S}/environment.schema.json\nname: e\nversion: 1\nimage: mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04\nconda_file: conda.yml\n"
+    env = ENVIRONMENT
     conda = "dependencies:\n  - python=3.11\n  - pip:\n    - numpy==1.26.4\n    - pandas==2.2.3\n"
     write(tmp_path, {"env.yml": env, "conda.yml": conda})
     assert check(tmp_path / "env.yml", offline=False).ok
