@@ -326,6 +326,14 @@ def test_cli_exit_codes_and_json(checkout: Path) -> None:
     assert nothing.exit_code != 0 and "no YAML files" in str(nothing.exception)
 
 
+def test_environment_version_must_match_its_content(checkout: Path) -> None:
+    path = checkout / "environment.yml"
+    text = path.read_text()
+    path.write_text(text.replace(f'version: "{ENVIRONMENT_VERSION}"', 'version: "c000000000000"'))
+    finding = only(validate([path], offline=True).findings, "env-version")
+    assert_names(finding, path, "version", "make lock", ENVIRONMENT_VERSION)
+
+
 def test_metric_scanner_follows_imports_and_fstrings(tmp_path: Path) -> None:
     pkg = tmp_path / "pkg"
     pkg.mkdir()

@@ -29,9 +29,8 @@ def write(root: Path, files: dict[str, str]) -> Path:
     return root / next(iter(files))
 
 
-def check(path: Path, **options: bool) -> Report:
-    options.setdefault("offline", True)
-    return validate([path], **options)
+def check(path: Path, *, offline: bool = True, references: bool | None = None) -> Report:
+    return validate([path], offline=offline, references=references)
 
 
 def errors(report: Report) -> list[str]:
