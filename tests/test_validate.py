@@ -228,7 +228,8 @@ def test_code_folder_with_data_tests_and_secrets(checkout: Path) -> None:
 def test_code_folder_over_one_megabyte(checkout: Path) -> None:
     code = checkout / "code"
     code.mkdir()
-    (code / "train.py").write_text("# " + "x" * 1_100_000 + "\n")
+    (code / "train.py").write_text("import helpers\n")
+    (code / "helpers.py").write_text("# " + "x" * 1_100_000 + "\n")  # the command names train.py
     path = broken(
         checkout, "train-knn.yml", lambda d: d.update(code="code", command="python train.py")
     )
