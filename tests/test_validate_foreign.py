@@ -457,10 +457,19 @@ def test_dependency_cycle_between_steps(tmp_path: Path) -> None:
     assert "first -> second -> first" in finding.message
 
 
+@pytest.mark.parametrize("value", ["./data", "azureml:mnist:1"])
+def test_a_path_or_asset_string_bound_to_a_data_input_is_data(tmp_path: Path, value: str) -> None:
+    # azure-ai-ml turns the string into `{type: uri_folder, path: <value>}`
+    body = pipeline("./components/train.yml").replace("${{parent.inputs.raw}}", value)
+    report = check(with_component(tmp_path, "good.yml", body))
+    assert report.ok, errors(report)
+
+
 @pytest.mark.parametrize(
     ("value", "text"),
     [
-        ("./data", "uri_folder"),
+        ("./dta", "uri_folder"),
+        ("mnist", "uri_folder"),
         ("7", "uri_folder"),
     ],
 )

@@ -498,14 +498,16 @@ def _check_parent(
         )
 
 
-def _value_form(value: Any, pipeline_inputs: dict[str, Any]) -> str | None:
+def _value_form(
+    value: Any, pipeline_inputs: dict[str, Any], base: Path | None = None
+) -> str | None:
     """`asset`, `literal` or None (unknown) for a value bound to a step's input."""
     if isinstance(value, dict):
         kind = value.get("type")
         if kind in ASSET_TYPES or ("path" in value and kind not in PRIMITIVE_TYPES):
             return "asset"
         if "value" in value or "default" in value:
-            return _value_form(value.get("value", value.get("default")), pipeline_inputs)
+            return _value_form(value.get("value", value.get("default")), pipeline_inputs, base)
         return None
     if is_expression(value):
         parent = parse_parent(expressions(str(value))[0])
@@ -514,11 +516,23 @@ def _value_form(value: Any, pipeline_inputs: dict[str, Any]) -> str | None:
         if parent.step is not None:
             return "asset" if parent.section == "outputs" else None  # step outputs are data
         if parent.section == "inputs" and parent.name in pipeline_inputs:
-            return _value_form(pipeline_inputs[parent.name], {})
+            return _value_form(pipeline_inputs[parent.name], {}, base)
         return None
+    if isinstance(value, str) and base is not None and _names_data(value, base):
+        return "asset"
     if isinstance(value, str | int | float | bool):
         return "literal"
     return None
+
+
+def _names_data(text: str, base: Path) -> bool:
+    """A string azure-ai-ml can take as a data input's path: it turns `training_data: ./data` into
+    `{type: <the input's type>, path: ./data}`, so a short `azureml:` reference, a URL or an
+    existing local path is data, other text is not."""
+    if parse_asset(text) is not None or "://" in text:
+        return True
+    local = local_path(text)
+    return local is not None and (base / local).exists()
 
 
 def check_input_types(
@@ -541,15 +555,15 @@ def check_input_types(
         expected = spec.get("type")
         if expected not in ASSET_TYPES | PRIMITIVE_TYPES:
             continue
-        form = _value_form(value, pipeline_inputs)
+        form = _value_form(value, pipeline_inputs, doc.folder)
         key = f"{prefix}inputs.{name}"
         if expected in ASSET_TYPES and form == "literal":
             yield _error(
                 "input-type",
                 doc,
                 key,
-                f"the literal {value!r} is bound to the {expected} input `{name}`; Azure ML "
-                "passes it as text, not as data",
+                f"{value!r} is bound to the {expected} input `{name}`: azure-ai-ml takes it as "
+                "the data's path, and it names no local file, URL or `azureml:` data asset",
                 f"write `{name}: {{type: {expected}, path: PATH_OR_azureml:NAME:VERSION}}`",
             )
         elif expected in PRIMITIVE_TYPES and form == "asset":
