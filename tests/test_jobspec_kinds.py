@@ -60,6 +60,10 @@ def test_one_grammar_for_expressions() -> None:
         "outputs", "model", step="train"
     )
     assert expressions.parse_parent("parent.inputs.data") == expressions.ParentRef("inputs", "data")
+    assert expressions.parse_parent("parent.jobs.prep-job.outputs.prep_data") == (
+        expressions.ParentRef("outputs", "prep_data", step="prep-job")
+    )
+    assert expressions.PARENT_REF.match("${{parent.jobs.prep-job.outputs.prep_data}}")
     assert expressions.parse_parent("parent.jobs.train") is None
     assert expressions.is_expression(" ${{parent.inputs.compute_name}} ")
     assert not expressions.is_expression("cpu-${{inputs.x}}")

@@ -13,7 +13,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-NAME = r"\w+"
+NAME = r"\w[\w-]*"
+"""Step, input and output names (Microsoft's nyc_taxi_data_regression example names `prep-job`)."""
 EXPRESSION = re.compile(r"\$\{\{\s*(?P<ref>[^{}]*?)\s*\}\}")
 """Any `${{ ... }}`; `ref` is the dotted text inside, trimmed."""
 OPTIONAL = re.compile(r"\$\[\[(?P<body>.*?)\]\]", re.DOTALL)
