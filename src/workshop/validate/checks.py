@@ -135,9 +135,10 @@ def run_checks(doc: Document, ctx: Context) -> Iterator[Finding]:
     elif doc.kind in {"online_deployment", "batch_deployment"}:
         yield from check_deployment(doc, ctx)
     elif doc.kind == "environment":
-        missing = list(check_file(doc, doc.data.get("conda_file"), "conda_file", doc.folder))
+        conda_file = doc.data.get("conda_file")
+        missing = list(check_file(doc, conda_file, "conda_file", doc.folder))
         yield from missing
-        if not missing:
+        if not missing and isinstance(conda_file, str) and local_path(conda_file):
             yield from check_environment(doc, ctx)
     elif doc.kind == "data":
         yield from check_data_path(doc)

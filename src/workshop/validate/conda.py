@@ -22,6 +22,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 
 from workshop.jobspec.conda import ResolveError, read_conda_file, resolve_conda_file
 from workshop.jobspec.envlock import GENERATED, content_version
+from workshop.jobspec.references import local_path
 from workshop.jobspec.yamlread import SpecReadError, read_mapping
 from workshop.validate.checks import Context
 from workshop.validate.documents import Document
@@ -33,7 +34,7 @@ NETWORK_ERRORS = ("failed to fetch", "error sending request", "dns error", "conn
 
 def check_environment(doc: Document, ctx: Context) -> Iterator[Finding]:
     """The conda file's keys, its pip entries, whether it resolves; a generated one's version."""
-    conda_path = (doc.folder / str(doc.data["conda_file"])).resolve()
+    conda_path = (doc.folder / str(local_path(doc.data["conda_file"]))).resolve()
     try:
         data = read_mapping(conda_path)
     except SpecReadError as exc:
