@@ -15,8 +15,10 @@ import yaml
 from mnist_trainer import knn, logreg
 
 from workshop import names
+from workshop.jobspec.kinds import detect_kind
+from workshop.jobspec.sdkload import KIND_LOADERS
+from workshop.jobspec.sdkload import loaders as sdk_loaders
 from workshop.paths import JOBS_DIR
-from workshop.validate.documents import KIND_LOADERS, detect_kind, sdk_loaders
 
 # azure-ai-ml's schemas emit hundreds of marshmallow deprecation warnings on every load.
 pytestmark = pytest.mark.filterwarnings("ignore")

@@ -207,26 +207,29 @@ def test_missing_data_cache_is_a_warning(checkout: Path) -> None:
     assert_names(warning, path, "path", "workshop data fetch")
 
 
-def test_code_folder_with_data_tests_and_notebooks(checkout: Path) -> None:
+def test_code_folder_with_data_tests_and_secrets(checkout: Path) -> None:
     code = checkout / "code"
     (code / "tests").mkdir(parents=True)
     (code / "train.py").write_text("print('hi')\n")
-    (code / "digits.csv").write_text("1,2,3\n")
-    (code / "explore.ipynb").write_text("{}")
+    (code / "digits.csv").write_text("1,2,3\n" * 20_000)  # 120 KB: a data set, not a sample
+    (code / "explore.ipynb").write_text("{}")  # a small notebook is no problem
     (code / "tests" / "helpers.py").write_text("")
+    (code / ".env").write_text("KEY=secret\n")
     path = broken(
         checkout,
         "train-knn.yml",
         lambda d: d.update(code="code", command="python train.py ${{inputs.mnist}}"),
     )
     finding = only(validate([path]).findings, "code-folder")
-    assert_names(finding, path, "code", "digits.csv", "explore.ipynb", "tests/helpers.py")
+    assert_names(finding, path, "code", "digits.csv", ".env", "tests/helpers.py")
+    assert "explore.ipynb" not in finding.message
 
 
 def test_code_folder_over_one_megabyte(checkout: Path) -> None:
     code = checkout / "code"
     code.mkdir()
-    (code / "train.py").write_text("# " + "x" * 1_100_000 + "\n")
+    (code / "train.py").write_text("import helpers\n")
+    (code / "helpers.py").write_text("# " + "x" * 1_100_000 + "\n")  # the command names train.py
     path = broken(
         checkout, "train-knn.yml", lambda d: d.update(code="code", command="python train.py")
     )
@@ -273,7 +276,7 @@ def test_azureml_references(
     checkout: Path, name: str, mutate: Mutation, key: str, expected: str
 ) -> None:
     path = broken(checkout, name, mutate)
-    finding = only(validate([path]).findings, "reference")
+    finding = only(validate([path], references=True).findings, "reference")
     assert_names(finding, path, key, expected)
 
 
@@ -322,6 +325,14 @@ def test_cli_exit_codes_and_json(checkout: Path) -> None:
     empty.mkdir()
     nothing = runner.invoke(app, ["validate", str(empty)])  # a typo'd folder must not pass
     assert nothing.exit_code != 0 and "no YAML files" in str(nothing.exception)
+
+
+def test_environment_version_must_match_its_content(checkout: Path) -> None:
+    path = checkout / "environment.yml"
+    text = path.read_text()
+    path.write_text(text.replace(f'version: "{ENVIRONMENT_VERSION}"', 'version: "c000000000000"'))
+    finding = only(validate([path], offline=True).findings, "env-version")
+    assert_names(finding, path, "version", "make lock", ENVIRONMENT_VERSION)
 
 
 def test_metric_scanner_follows_imports_and_fstrings(tmp_path: Path) -> None:

@@ -51,8 +51,8 @@ def load_job_file(path: Path) -> Job:
     """`load_job` with errors that name the file and point at `workshop validate`."""
     from azure.ai.ml import load_job
 
+    from workshop.jobspec.kinds import refuse_non_job
     from workshop.sdk import quiet_azure_ml
-    from workshop.validate.documents import refuse_non_job
 
     quiet_azure_ml()
 

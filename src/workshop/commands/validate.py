@@ -31,6 +31,22 @@ def validate(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print one JSON document instead of a table.")
     ] = False,
+    offline: Annotated[
+        bool,
+        typer.Option(
+            "--offline",
+            help="Do not resolve conda files against the package index (a note says so).",
+        ),
+    ] = False,
+    references: Annotated[
+        bool | None,
+        typer.Option(
+            "--references/--no-references",
+            help="Check `azureml:` names against what this repository creates. Default: for "
+            "files inside this checkout only.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Validate Azure ML job, component, schedule, endpoint, environment and data YAMLs offline.
 
@@ -38,9 +54,11 @@ def validate(
     credentials, no network), then checked for what the SDK misses offline: undeclared
     ${{inputs.X}}/${{outputs.Y}}/${{search_space.K}} bindings, grid search spaces that are not all
     `choice`, ${{parent...}} bindings to steps/outputs that do not exist, pipeline node inputs the
-    component does not declare, a sweep objective the training code never logs, missing local
-    files, code folders holding more than training code, and `azureml:` names this repository does
-    not create. Exits 1 when there is any error; warnings alone exit 0.
+    component does not declare, search spaces outside the trial's inputs, step cycles, values of
+    the wrong type for an input, a sweep objective the training code never logs, missing local
+    files, code folders holding tests, secrets or data sets, conda files that do not parse or
+    resolve, and `azureml:` names this repository does not create. Exits 1 when there is any
+    error; warnings and notes alone exit 0.
     """
     targets = paths or [JOBS_DIR]
     missing = [p for p in targets if not p.exists()]
@@ -60,7 +78,7 @@ def validate(
         def step(path: Path) -> None:
             progress.update(task, description=f"checking {path.name}")
 
-        report = run_validation(targets, progress=step)
+        report = run_validation(targets, progress=step, offline=offline, references=references)
 
     if not report.files:
         raise WorkshopError(
@@ -78,8 +96,9 @@ def validate(
 
 def _print(console: Console, report: Report) -> None:
     """One finding per entry (file: key: problem, then the fix): greppable, never wrapped."""
-    for f in sorted(report.findings, key=lambda f: (f.severity, f.display_file, f.key)):
-        style = "bold red" if f.severity == "error" else "yellow"
+    rank = {"error": 0, "warning": 1, "note": 2}
+    for f in sorted(report.findings, key=lambda f: (rank[f.severity], f.display_file, f.key)):
+        style = {"error": "bold red", "warning": "yellow"}.get(f.severity, "cyan")
         console.print(f"[{style}]{f.severity}[/]: ", end="", highlight=False)
         console.print(
             f"{f.display_file}: {f.key}: {f.message}\n  fix: {f.fix}",
@@ -90,5 +109,5 @@ def _print(console: Console, report: Report) -> None:
     verdict = "[bold red]failed[/]" if report.errors else "[bold green]ok[/]"
     console.print(
         f"{verdict}: {len(report.files)} file(s), {len(report.errors)} error(s), "
-        f"{len(report.warnings)} warning(s)"
+        f"{len(report.warnings)} warning(s), {len(report.notes)} note(s)"
     )

@@ -12,7 +12,7 @@ follows symlinks as the SDK's `get_upload_files_from_folder` does.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from azure.ai.ml._utils._asset_utils import get_ignore_file  # private; see the module docstring
@@ -24,15 +24,16 @@ def ignore_rules_file(folder: Path) -> Path | None:
     return Path(found.path) if found.exists() else None
 
 
-def upload_files(folder: Path) -> Iterator[tuple[Path, str]]:
+def upload_files(
+    folder: Path, onerror: Callable[[OSError], None] | None = None
+) -> Iterator[tuple[Path, str]]:
     """(absolute path, path relative to `folder` with `/`) for every file the upload would send.
 
-    Unreadable directories are skipped, as os.walk does; callers that must report them walk with
-    their own `onerror`.
+    Unreadable directories are skipped, as os.walk does; `onerror` is told about each one.
     """
     folder = Path(folder).resolve()
     ignore = get_ignore_file(folder)
-    for root, dirs, files in os.walk(folder, followlinks=True):
+    for root, dirs, files in os.walk(folder, onerror=onerror, followlinks=True):
         dirs.sort()
         base = Path(root)
         for name in sorted(files):

@@ -16,13 +16,13 @@ from typing import Any
 import yaml
 
 from workshop.errors import WorkshopError, first_line
+from workshop.jobspec.expressions import EXPRESSION as PLACEHOLDER
+from workshop.jobspec.expressions import OPTIONAL
+from workshop.jobspec.kinds import detect_kind, refuse_non_job
+from workshop.jobspec.references import parse_asset
+from workshop.jobspec.yamlread import SpecReadError, read_mapping
 from workshop.paths import DEFAULT_DATA_CACHE, JOBS_DIR, ROOT, data_cache
 
-ASSET_REF = re.compile(
-    r"^azureml:(?P<name>[A-Za-z0-9][A-Za-z0-9_.-]*)(?:@latest|:(?P<ver>[^/@:]+))$"
-)
-PLACEHOLDER = re.compile(r"\$\{\{\s*(?P<ref>[A-Za-z_][\w.]*)\s*\}\}")
-OPTIONAL = re.compile(r"\$\[\[(?P<body>.*?)\]\]", re.DOTALL)
 # Keys `--set` may add although the YAML leaves them out (they have service defaults).
 OPTIONAL_KEYS = {
     "limits": {"max_total_trials", "max_concurrent_trials", "timeout", "trial_timeout"},
@@ -74,8 +74,6 @@ def load(path: Path, overrides: dict[str, Any]) -> LoadedJob:
         raise WorkshopError(
             f"{path}: no such file", hint="pass a job YAML, e.g. jobs/train-knn.yml"
         )
-    from workshop.validate.documents import refuse_non_job
-
     refuse_non_job(path, "`workshop run` runs command, sweep and pipeline jobs")
     entity = _load_job(path, [])
     spec = entity._to_dict()
@@ -154,8 +152,6 @@ class Assets:
     """
 
     def __init__(self, *folders: Path) -> None:
-        from workshop.validate.documents import detect_kind
-
         self.found: dict[tuple[str, str], list[tuple[Path, dict[str, Any]]]] = {}
         seen: set[Path] = set()
         for folder in [*folders, JOBS_DIR]:
@@ -164,21 +160,21 @@ class Assets:
                     continue
                 seen.add(path.resolve())
                 try:
-                    data = yaml.safe_load(path.read_text(encoding="utf-8"))
-                except (OSError, yaml.YAMLError):
+                    data = read_mapping(path)
+                except SpecReadError:
                     continue
-                if isinstance(data, dict) and "name" in data:
+                if "name" in data:
                     kind = detect_kind(data)
                     if kind in {"data", "environment"}:
                         key = (kind, str(data["name"]))
                         self.found.setdefault(key, []).append((path.resolve(), data))
 
     def lookup(self, kind: str, ref: str) -> tuple[Path, dict[str, Any]] | None:
-        match = ASSET_REF.match(ref)
-        if not match:
+        parsed = parse_asset(ref)
+        if parsed is None or not parsed.pinned:
             return None
-        candidates = self.found.get((kind, match["name"]), [])
-        version = match["ver"]
+        candidates = self.found.get((kind, parsed.name), [])
+        version = parsed.version
         for path, data in candidates:
             if version is None or str(data.get("version")) == version:
                 return path, data
@@ -227,7 +223,8 @@ def literal(value: Any) -> str:
 
 
 def resolve_path(path: str, base: Path, assets: Assets, where: str) -> str:
-    if ASSET_REF.match(path):
+    parsed = parse_asset(path)
+    if parsed is not None and parsed.pinned:
         return str(assets.data_path(path, where))
     if path.startswith(("azureml://", "http://", "https://", "wasbs://", "abfss://")):
         raise WorkshopError(

@@ -7,7 +7,6 @@ steps that need its outputs are skipped; the others still run only when
 
 from __future__ import annotations
 
-import re
 import time
 from pathlib import Path
 from typing import Any
@@ -15,16 +14,13 @@ from typing import Any
 from rich.console import Console
 
 from workshop.errors import WorkshopError
+from workshop.jobspec.expressions import PARENT_OUTPUT, PARENT_REF
 from workshop.runner import binding
 from workshop.runner.command import Context, Task, component_task, run_tasks
 from workshop.runner.records import FAILED, FINISHED, KILLED, Interrupted, RunRecord
 from workshop.runner.sweep import run_sweep
 
 console = Console(stderr=True)
-PARENT_REF = re.compile(
-    r"^\$\{\{\s*parent\.(?:inputs\.(?P<input>\w+)|jobs\.(?P<step>\w+)\.outputs\.(?P<output>\w+))\s*\}\}$"
-)
-PARENT_OUTPUT = re.compile(r"^\$\{\{\s*parent\.outputs\.(?P<name>\w+)\s*\}\}$")
 
 
 def _reference(value: Any) -> str | None:

@@ -1,8 +1,10 @@
 """`workshop validate`: load every job YAML the way Azure ML would, offline, and check the rest.
 
 `validate(paths)` returns a `Report`; the command in workshop.commands.validate prints it. The
-pieces: documents.py (find, classify, load with azure-ai-ml), checks.py (what the SDK misses
-offline), metrics.py (which metric names the training code logs), findings.py (the report).
+pieces: workshop.jobspec (read YAML with the alias guard, tell the kind, the one grammar for
+`${{...}}` and `azureml:`), documents.py (load with azure-ai-ml), checks.py (what the SDK misses
+offline), conda.py (an environment's conda file), metrics.py (which metric names the training
+code logs), findings.py (the report).
 """
 
 from __future__ import annotations
@@ -12,14 +14,13 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from workshop import names
+from workshop.jobspec.kinds import detect_kind
 from workshop.paths import JOBS_DIR
 from workshop.validate.checks import Context, run_checks
 from workshop.validate.documents import (
     Document,
-    detect_kind,
     load_entity,
     read_yaml,
-    sdk_loaders,
     sdk_validate,
     yaml_files,
 )
@@ -32,10 +33,22 @@ def validate(
     paths: Iterable[Path],
     *,
     progress: Callable[[Path], None] | None = None,
+    offline: bool = False,
+    references: bool | None = None,
 ) -> Report:
-    """Validate every YAML named or under `paths`; `progress` is called once per file loaded."""
+    """Validate every YAML named or under `paths`; `progress` is called once per file loaded.
+
+    `offline` skips what needs the package index (resolving conda files) with a note.
+    `references` checks `azureml:` names against what this repository creates: by default for
+    files inside this checkout only (elsewhere the names are someone else's workspace's).
+    """
     report = Report(files=yaml_files(paths))
-    ctx = Context(computes={names.COMPUTE_NAME}, models={names.MODEL_NAME})
+    ctx = Context(
+        computes={names.COMPUTE_NAME},
+        models={names.MODEL_NAME},
+        offline=offline,
+        references=references,
+    )
 
     # What this repository creates: the YAMLs under jobs/ plus the ones being validated.
     for path in yaml_files([JOBS_DIR]):
@@ -65,7 +78,7 @@ def validate(
     conda_files = {
         (doc.folder / str(doc.data["conda_file"])).resolve()
         for doc in documents
-        if doc.kind == "environment" and doc.data.get("conda_file")
+        if doc.kind == "environment" and isinstance(doc.data.get("conda_file"), str)
     }
     for path in unknown:
         if path not in conda_files:
@@ -84,13 +97,14 @@ def validate(
     with warnings.catch_warnings():
         # azure-ai-ml's schemas raise thousands of marshmallow deprecation warnings: not ours.
         warnings.simplefilter("ignore")
+        from workshop.jobspec.sdkload import loaders as sdk_loaders
+
         loaders = sdk_loaders() if documents else {}
         for doc in documents:
             if progress:
                 progress(doc.path)
-            problem = load_entity(doc, loaders)
-            if problem:
-                report.add(problem)
+            for finding in load_entity(doc, loaders):
+                report.add(finding)
             for finding in sdk_validate(doc):
                 report.add(finding)
             for finding in run_checks(doc, ctx):

@@ -1,7 +1,8 @@
-"""Find the YAML files, tell what each one is, and load it with the matching azure-ai-ml loader.
+"""Find the YAML files and load each with the matching azure-ai-ml loader into findings.
 
-azure-ai-ml takes seconds to import, so it is imported once, here, when loading starts (never at
-`workshop --help`). Loading needs no credentials and no network.
+Reading YAML and telling kinds apart is workshop.jobspec's (below both validate and the runner);
+this module turns the SDK's own loading and validation into findings. Loading needs no
+credentials and no network.
 """
 
 from __future__ import annotations
@@ -13,36 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from workshop.jobspec.sdkload import KIND_LOADERS
+from workshop.jobspec.yamlread import SpecReadError, read_mapping
 from workshop.validate.findings import Finding
-
-# `$schema` file name (lower case, without `.schema.json`) -> kind.
-SCHEMA_KINDS = {
-    "commandjob": "command_job",
-    "sweepjob": "sweep_job",
-    "pipelinejob": "pipeline_job",
-    "commandcomponent": "component",
-    "schedule": "schedule",
-    "managedonlineendpoint": "online_endpoint",
-    "managedonlinedeployment": "online_deployment",
-    "environment": "environment",
-    "data": "data",
-    "model": "model",
-}
-
-KIND_LOADERS = {
-    "command_job": "load_job",
-    "sweep_job": "load_job",
-    "pipeline_job": "load_job",
-    "component": "load_component",
-    "schedule": "load_schedule",
-    "online_endpoint": "load_online_endpoint",
-    "online_deployment": "load_online_deployment",
-    "environment": "load_environment",
-    "data": "load_data",
-    "model": "load_model",
-}
 
 
 @dataclass
@@ -72,110 +46,63 @@ def yaml_files(paths: Iterable[Path]) -> list[Path]:
     return list(unique)
 
 
-def detect_kind(data: dict[str, Any]) -> str | None:
-    """The kind from `$schema`, falling back to the keys each kind requires."""
-    schema = str(data.get("$schema", ""))
-    if schema:
-        name = schema.rsplit("/", 1)[-1].lower().removesuffix(".json").removesuffix(".schema")
-        if name in SCHEMA_KINDS:
-            return SCHEMA_KINDS[name]
-    kind = data.get("type")
-    if "create_job" in data and "trigger" in data:
-        return "schedule"
-    if "endpoint_name" in data:
-        return "online_deployment"
-    if "auth_mode" in data:
-        return "online_endpoint"
-    if kind == "sweep":
-        return "sweep_job"
-    if kind == "pipeline":
-        return "pipeline_job"
-    if kind == "command" or "command" in data:
-        # A component has a name and a version of its own; a job is named by the service.
-        return "component" if "version" in data else "command_job"
-    if "image" in data or "build" in data or "conda_file" in data:
-        return "environment"
-    if kind in {"uri_folder", "uri_file", "mltable"} and "path" in data:
-        return "data"
-    if kind in {"mlflow_model", "custom_model", "triton_model"} and "path" in data:
-        return "model"
-    return None
-
-
-def refuse_non_job(path: Path, what_runs: str) -> None:
-    """A WorkshopError when `path` is an Azure ML YAML of another kind than a job (an endpoint,
-    a data asset, ...); nothing for a job, or when the file cannot tell (the loader reports it)."""
-    from workshop.errors import WorkshopError
-
-    data, _ = read_yaml(path)
-    kind = detect_kind(data) if data is not None else None
-    if kind is None or kind.endswith("_job"):
-        return
-    name = "data asset" if kind == "data" else kind.replace("_", " ")
-    raise WorkshopError(
-        f"{path} is {'an' if name[0] in 'aeiou' else 'a'} {name} YAML, not a job",
-        hint=f"{what_runs}, e.g. jobs/train-knn.yml; `workshop validate {path}` checks this one",
-    )
-
-
 def read_yaml(path: Path) -> tuple[dict[str, Any] | None, Finding | None]:
-    """The file's top-level mapping, or a finding that says why it is not one."""
+    """The file's top-level mapping (read with the alias guard), or a finding that says why not."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        return None, Finding("error", "load", path, "(file)", f"cannot read: {exc}", "fix the path")
-    except yaml.YAMLError as exc:
-        where = getattr(exc, "problem_mark", None)
-        at = f" at line {where.line + 1}, column {where.column + 1}" if where else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        return None, Finding(
-            "error",
-            "load",
-            path,
-            "(syntax)",
-            f"not valid YAML{at}: {problem}",
-            "fix the YAML syntax (indentation, quotes, a missing colon)",
+        return read_mapping(path), None
+    except SpecReadError as exc:
+        return None, Finding("error", "load", path, exc.key, exc.message, exc.fix)
+
+
+DEPLOYMENT_COMMANDS = {
+    "online_deployment": "az ml online-deployment create",
+    "batch_deployment": "az ml batch-deployment create",
+}
+PLACEHOLDER_ENDPOINT = "endpoint-given-on-the-command-line"
+
+
+def load_entity(doc: Document, loaders: dict[str, Callable[..., Any]]) -> list[Finding]:
+    """Load `doc` with the SDK into `doc.entity`; a failure becomes one readable finding.
+
+    A deployment may leave `endpoint_name` to the CLI's `--endpoint-name`
+    (https://learn.microsoft.com/cli/azure/ml/online-deployment#az-ml-online-deployment-create):
+    the rest is loaded with a placeholder and a note says where the name must come from.
+    """
+    found: list[Finding] = []
+    overrides: list[dict[str, Any]] = []
+    command = DEPLOYMENT_COMMANDS.get(doc.kind)
+    if command and not doc.data.get("endpoint_name"):
+        overrides.append({"endpoint_name": PLACEHOLDER_ENDPOINT})
+        found.append(
+            Finding(
+                "note",
+                "load",
+                doc.path,
+                "endpoint_name",
+                "not in the file: the deployment needs the endpoint's name from the command line",
+                f"create it with `{command} --file {doc.path.name} --endpoint-name NAME`, or "
+                "add `endpoint_name:`",
+            )
         )
-    if not isinstance(data, dict):
-        return None, Finding(
-            "error",
-            "load",
-            path,
-            "(top level)",
-            f"expected a mapping of keys, found {type(data).__name__}",
-            "start the file with `$schema:` and the keys of an Azure ML YAML",
-        )
-    return data, None
-
-
-def sdk_loaders() -> dict[str, Callable[..., Any]]:
-    """The azure-ai-ml `load_*` functions by kind (imports the SDK, once, quietly)."""
-    from azure.ai.ml.entities import _load_functions
-
-    from workshop.sdk import quiet_azure_ml
-
-    quiet_azure_ml()
-    return {kind: getattr(_load_functions, name) for kind, name in KIND_LOADERS.items()}
-
-
-def load_entity(doc: Document, loaders: dict[str, Callable[..., Any]]) -> Finding | None:
-    """Load `doc` with the SDK into `doc.entity`; a failure becomes one readable finding."""
     loader = loaders[doc.kind]
     try:
-        doc.entity = loader(doc.path)
+        doc.entity = loader(doc.path, params_override=overrides)
     except Exception as exc:
         problems = sdk_problems(str(exc)) or [(" (file)", _first_line(str(exc)))]
         key, _ = problems[0]
         text = "; ".join(f"{k}: {m}" if k.strip() else m for k, m in problems[:6])
-        return Finding(
-            "error",
-            "load",
-            doc.path,
-            key.strip() or "(file)",
-            f"azure-ai-ml {KIND_LOADERS[doc.kind]} failed: {text}",
-            "fix the key(s) named; the Azure ML CLI v2 YAML reference lists what each kind allows",
+        found.append(
+            Finding(
+                "error",
+                "load",
+                doc.path,
+                key.strip() or "(file)",
+                f"azure-ai-ml {KIND_LOADERS[doc.kind]} failed: {text}",
+                "fix the key(s) named; the Azure ML CLI v2 YAML reference lists what each kind "
+                "allows",
+            )
         )
-    return None
+    return found
 
 
 def sdk_validate(doc: Document) -> list[Finding]:

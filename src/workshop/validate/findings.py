@@ -9,7 +9,8 @@ from typing import Literal
 
 from workshop.paths import ROOT
 
-Severity = Literal["error", "warning"]
+Severity = Literal["error", "warning", "note"]
+"""An error fails the run; a warning is worth fixing; a note says what could not be checked."""
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,10 @@ class Report:
         return [f for f in self.findings if f.severity == "warning"]
 
     @property
+    def notes(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity == "note"]
+
+    @property
     def ok(self) -> bool:
         return not self.errors
 
@@ -74,6 +79,7 @@ class Report:
                 "files": [_display(p) for p in self.files],
                 "errors": len(self.errors),
                 "warnings": len(self.warnings),
+                "notes": len(self.notes),
                 "findings": findings,
             },
             indent=2,

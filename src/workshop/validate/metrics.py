@@ -12,8 +12,10 @@ every trial as N/A. The rule, so authors know what is understood:
   of a dict literal assigned to the variable passed to `log_metrics` in the same module.
 - A name built with an f-string (`f"accuracy_k{k}"`) is a pattern: each `{...}` matches any
   non-empty text, so `accuracy_k{k}` matches `accuracy_k5`.
-Names the scanner cannot read (a plain variable as the key) are counted, so the finding can say
-that the objective may be logged under a name it could not see.
+Names the scanner cannot read (a plain variable as the key) are counted, and `mlflow.autolog()` (or
+`mlflow.sklearn.autolog()`, ...) is noted: the library then logs names of its own
+(`training_f1_score`, `valid_0-multi_logloss`), so an objective missing from the literals is
+reported as a note, not an error.
 """
 
 from __future__ import annotations
@@ -32,7 +34,14 @@ class LoggedMetrics:
     names: set[str] = field(default_factory=set)
     patterns: set[str] = field(default_factory=set)
     unreadable: int = 0
+    autolog: bool = False
+    """The code calls `mlflow.autolog()` (or a flavour's): the library names the metrics."""
     modules: list[Path] = field(default_factory=list)
+
+    @property
+    def complete(self) -> bool:
+        """Every metric name is known from the source (no autolog, no computed names)."""
+        return not self.autolog and not self.unreadable
 
     def logs(self, metric: str) -> bool:
         return metric in self.names or any(re.fullmatch(p, metric) for p in self.patterns)
@@ -42,26 +51,66 @@ class LoggedMetrics:
         return ", ".join(shown) if shown else "none"
 
 
+_SEPARATORS = {"&&", "||", ";", "|", "&", "(", ")", "\n"}
+_PYTHON = re.compile(r"python[0-9.]*")
+
+
+def command_words(command: str) -> list[list[str]]:
+    """The command's words, one list per shell command (split at `&&`, `;`, `|`, ...)."""
+    lexer = shlex.shlex(
+        command.replace("\\\n", " ").replace("\n", " ; "), posix=True, punctuation_chars=";&|()"
+    )
+    lexer.whitespace_split = True
+    try:
+        words = list(lexer)
+    except ValueError:  # an unclosed quote: read it word by word
+        words = command.split()
+    segments: list[list[str]] = [[]]
+    for word in words:
+        if word in _SEPARATORS:
+            segments.append([])
+        else:
+            segments[-1].append(word)
+    return [s for s in segments if s]
+
+
+def python_entry(command: str) -> tuple[str, str] | None:
+    """("module", "pkg.mod") for `python -m pkg.mod`, ("script", "x.py") for `python x.py`.
+
+    `python` counts where it is the program of a shell command (after `VAR=value` words or a
+    launcher such as `mpirun -n 2`), not where it is an option's value (`papermill ... -k
+    python`). None when the command runs no Python entry point this can read (`python -c`, a
+    notebook, a shell script).
+    """
+    for words in command_words(command):
+        for i, word in enumerate(words):
+            if not _PYTHON.fullmatch(Path(word).name):
+                continue
+            if i and words[i - 1].startswith("-"):
+                continue  # the value of an option: `papermill nb.ipynb out.ipynb -k python`
+            rest = [w for w in words[i + 1 :] if w not in {"-u", "-B", "-O", "-OO", "-E", "-s"}]
+            if len(rest) >= 2 and rest[0] == "-m":
+                return "module", rest[1]
+            if rest and rest[0].endswith(".py"):
+                return "script", rest[0]
+            return None
+    return None
+
+
 def entry_module(command: str, code_dir: Path) -> Path | None:
     """The source file a `python -m pkg.mod` or `python file.py` command runs, if it exists."""
-    try:
-        words = shlex.split(command)
-    except ValueError:
-        words = command.split()
-    for i, word in enumerate(words):
-        if not re.fullmatch(r"python[0-9.]*", Path(word).name):
-            continue
-        rest = [w for w in words[i + 1 :] if w not in {"-u", "-B", "-O"}]
-        if len(rest) >= 2 and rest[0] == "-m":
-            base = code_dir.joinpath(*rest[1].split("."))
-            for candidate in (base.with_suffix(".py"), base / "__main__.py"):
-                if candidate.is_file():
-                    return candidate
-            return None
-        if rest and rest[0].endswith(".py"):
-            candidate = code_dir / rest[0]
-            return candidate if candidate.is_file() else None
-    return None
+    entry = python_entry(command)
+    if entry is None:
+        return None
+    form, name = entry
+    if form == "module":
+        base = code_dir.joinpath(*name.split("."))
+        for candidate in (base.with_suffix(".py"), base / "__main__.py"):
+            if candidate.is_file():
+                return candidate
+        return None
+    candidate = code_dir / name
+    return candidate if candidate.is_file() else None
 
 
 def logged_metrics(entry: Path, code_dir: Path) -> LoggedMetrics:
@@ -90,7 +139,9 @@ def _scan(tree: ast.Module, found: LoggedMetrics) -> None:
         if not isinstance(node, ast.Call):
             continue
         name = _callee(node.func)
-        if name == "log_metric":
+        if name == "autolog":
+            found.autolog = True
+        elif name == "log_metric":
             key = _keyword(node, "key")
             if key is None and node.args:
                 # mlflow.log_metric(key, value) vs MlflowClient().log_metric(run_id, key, value)
