@@ -103,7 +103,16 @@ def environment(tmp_path: Path) -> dict[str, str]:
 
 
 def serve_command(model_dir: Path, port: int) -> list[str]:
-    return [sys.executable, "-m", "workshop", "serve", "--model", str(model_dir), "--port", str(port)]
+    return [
+        sys.executable,
+        "-m",
+        "workshop",
+        "serve",
+        "--model",
+        str(model_dir),
+        "--port",
+        str(port),
+    ]
 
 
 # SIGINT (Ctrl-C) already stopped it; each case costs a server start (a minute on a busy machine).

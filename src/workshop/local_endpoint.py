@@ -182,10 +182,8 @@ def stop(server: subprocess.Popen[bytes]) -> None:
         if server.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(server.pid, signal.SIGTERM)
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 server.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                pass
         # Anything left in the group (a master that did not stop, a worker that outlived its
         # master) is killed; the group id is the master's pid, ours until it is reaped below.
         with contextlib.suppress(ProcessLookupError, PermissionError):
