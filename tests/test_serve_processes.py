@@ -90,11 +90,11 @@ def started(command: list[str], env: dict[str, str]) -> Iterator[subprocess.Pope
 
 
 def wait_for_line(proc: subprocess.Popen[str], word: str) -> str:
-    assert proc.stdout is not None
+    assert proc.stdout is not None and proc.stderr is not None
     for line in proc.stdout:
         if word in line:
             return line
-    raise AssertionError(f"the command ended without printing {word!r}: {proc.stderr.read()}")  # type: ignore[union-attr]
+    raise AssertionError(f"the command ended without printing {word!r}: {proc.stderr.read()}")
 
 
 def environment(tmp_path: Path) -> dict[str, str]:

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import io
 import math
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, cast
 
 import numpy as np
 
@@ -51,7 +51,7 @@ _COUNT_EXTRA = 1 << 20  # past the promised payload, bytes counted (for the mess
 
 
 @contextlib.contextmanager
-def _open_stream(path: Path) -> Iterator[BinaryIO]:
+def _open_stream(path: Path) -> Iterator[io.BufferedIOBase]:
     """The file's bytes as a stream, decompressed as they are read when it is gzip."""
     try:
         raw = path.open("rb")
@@ -66,16 +66,16 @@ def _open_stream(path: Path) -> Iterator[BinaryIO]:
             yield raw
             return
         with gzip.GzipFile(fileobj=raw) as stream:
-            yield cast(BinaryIO, stream)
+            yield stream
 
 
-def _read_into(path: Path, stream: BinaryIO, buffer: bytearray) -> int:
+def _read_into(path: Path, stream: io.BufferedIOBase, buffer: bytearray) -> int:
     """Fill `buffer` from the stream; the number of bytes read (short only at the end)."""
     view = memoryview(buffer)
     got = 0
     try:
         while got < len(buffer):
-            n = stream.readinto(view[got : got + _CHUNK])  # type: ignore[attr-defined]
+            n = stream.readinto(view[got : got + _CHUNK])
             if not n:
                 break
             got += n
