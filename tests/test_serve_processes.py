@@ -65,10 +65,22 @@ def port_is_free(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) != 0
 
 
+class Started(subprocess.Popen[str]):
+    """A command in its own session (signals go to it alone), and the servers it started."""
+
+    servers: list[int]
+
+    def server(self) -> int:
+        """The one child this command started (the gunicorn master), kept for the cleanup."""
+        (pid,) = children(self.pid)
+        self.servers.append(pid)
+        return pid
+
+
 @contextlib.contextmanager
-def started(command: list[str], env: dict[str, str]) -> Iterator[subprocess.Popen[str]]:
-    """A command in its own session (signals go to it alone); killed with its server after."""
-    proc = subprocess.Popen(
+def started(command: list[str], env: dict[str, str]) -> Iterator[Started]:
+    """Run command; afterwards kill whatever is left of it and of its servers' groups."""
+    proc = Started(
         command,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -77,13 +89,11 @@ def started(command: list[str], env: dict[str, str]) -> Iterator[subprocess.Pope
         cwd=ROOT,
         start_new_session=True,
     )
-    servers: list[int] = []
+    proc.servers = []
     try:
         yield proc
     finally:
-        with contextlib.suppress(OSError):
-            servers = children(proc.pid)
-        for pgid in [proc.pid, *servers]:
+        for pgid in [proc.pid, *proc.servers]:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(pgid, signal.SIGKILL)
         proc.wait()
@@ -98,8 +108,13 @@ def wait_for_line(proc: subprocess.Popen[str], word: str) -> str:
 
 
 def environment(tmp_path: Path) -> dict[str, str]:
-    (tmp_path / "home").mkdir(exist_ok=True)
-    return {**os.environ, "WORKSHOP_HOME": str(tmp_path / "home"), "COLUMNS": "300"}
+    """WORKSHOP_HOME and HOME in tmp_path (gunicorn 25.1+ puts its control socket under HOME)."""
+    for name in ("home", "user"):
+        (tmp_path / name).mkdir(exist_ok=True)
+    env = {**os.environ, "WORKSHOP_HOME": str(tmp_path / "home"), "COLUMNS": "300"}
+    env["HOME"] = str(tmp_path / "user")
+    env.pop("XDG_RUNTIME_DIR", None)
+    return env
 
 
 def serve_command(model_dir: Path, port: int) -> list[str]:
@@ -123,12 +138,14 @@ def test_a_stop_signal_to_serve_stops_the_server_too(
     port = local_endpoint.free_port()
     with started(serve_command(model_dir, port), environment(tmp_path)) as cli:
         wait_for_line(cli, "ready: POST")
-        (server,) = children(cli.pid)
+        server = cli.server()
         assert not port_is_free(port)
         cli.send_signal(sig)
         assert cli.wait(timeout=60) == 130  # as after Ctrl-C
         assert group_members(server) == []
         assert port_is_free(port)
+    # No control socket that a second server would share: gunicorn makes ~/.gunicorn for it.
+    assert not (tmp_path / "user" / ".gunicorn").exists()
 
 
 DEMO_SERVE_PHASE = textwrap.dedent(
@@ -155,7 +172,7 @@ def test_a_stop_signal_during_the_demos_serve_phase_stops_the_server(
     command = [sys.executable, "-c", DEMO_SERVE_PHASE, str(model_dir)]
     with started(command, environment(tmp_path)) as demo:
         port = int(wait_for_line(demo, "scoring at").rsplit(":", 1)[1])
-        (server,) = children(demo.pid)
+        server = demo.server()
         demo.send_signal(sig)
         demo.wait(timeout=60)
         assert group_members(server) == []
@@ -182,7 +199,7 @@ def test_a_server_that_dies_while_serving_passes_on_its_exit_code(
     port = local_endpoint.free_port()
     with started(serve_command(model_dir, port), environment(tmp_path)) as cli:
         wait_for_line(cli, "ready: POST")
-        (server,) = children(cli.pid)
+        server = cli.server()
         os.kill(server, signal.SIGKILL)
         _, err = cli.communicate(timeout=60)
         assert cli.returncode == 128 + signal.SIGKILL

@@ -185,7 +185,7 @@ def stop(server: subprocess.Popen[bytes]) -> None:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 server.wait(timeout=10)
         # Anything left in the group (a master that did not stop, a worker that outlived its
-        # master) is killed; the group id is the master's pid, ours until it is reaped below.
+        # master) is killed: the group, named by the master's pid, lives while any member does.
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(server.pid, signal.SIGKILL)
         server.wait()
