@@ -8,7 +8,10 @@ a complete file, and no temporary file, is left in the destination.
 from __future__ import annotations
 
 import io
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -24,6 +27,7 @@ from workshop.mnist import (
     PUBLISHED,
     FetchResult,
     MnistFile,
+    Pace,
     RetryPolicy,
     check_mnist,
     fetch_files,
@@ -516,3 +520,113 @@ def test_fetch_the_real_files(real_mnist_dir: Path, tmp_path: Path) -> None:
     assert check.train.images == (60000, 784) and check.test.images == (10000, 784)
     assert sum(check.train.label_counts) == 60000 and sum(check.test.label_counts) == 10000
     assert elapsed < 10, f"copying and verifying 11 MB took {elapsed:.1f} s"
+
+
+def trickle(body: bytes, every: float) -> Response:
+    """Announce the whole body, then send it one byte at a time, `every` seconds apart."""
+
+    def respond(handler: BaseHTTPRequestHandler) -> None:
+        handler.send_response(200)
+        handler.send_header("Content-Length", str(len(body)))
+        handler.end_headers()
+        for i in range(len(body)):
+            handler.wfile.write(body[i : i + 1])
+            handler.wfile.flush()
+            time.sleep(every)
+
+    return respond
+
+
+@pytest.mark.timeout(60)
+def test_a_mirror_that_trickles_is_left_at_the_deadline_for_the_next(
+    server: MirrorServer, source: Path, files: tuple[MnistFile, ...], tmp_path: Path
+) -> None:
+    first = files[0]
+    body = (source / first.name).read_bytes()
+    # Each byte arrives well inside the read timeout, so only a whole-file deadline stops it.
+    server.route("slow", first.name, trickle(body, every=0.05))
+    serve_all(server, "good", source, files[:1])
+    dest = tmp_path / "dest"
+    results = fetch_files(
+        dest,
+        [server.url("slow"), server.url("good")],
+        files=files[:1],
+        timeout=(2.0, 2.0),
+        pace=Pace(min_rate=1e9, grace=0.5),
+    )
+    assert [r.source for r in results] == [server.url("good")]
+    assert_identical(dest, source, files[:1])
+    with pytest.raises(WorkshopError, match=r"too slow: \d+ of \d+ bytes after 0.5 s"):
+        fetch_mnist(
+            tmp_path / "dest2",
+            [server.url("slow")],
+            files=files[:1],
+            timeout=(2.0, 2.0),
+            pace=Pace(min_rate=1e9, grace=0.5),
+        )
+    assert_nothing_left(tmp_path / "dest2")
+
+
+@pytest.mark.timeout(30)
+def test_a_fifo_in_a_local_mirror_is_named_not_waited_on(
+    source: Path, files: tuple[MnistFile, ...], tmp_path: Path
+) -> None:
+    import os
+
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    os.mkfifo(mirror / files[0].name)
+    dest = tmp_path / "dest"
+    with pytest.raises(WorkshopError) as caught:
+        fetch_mnist(dest, [str(mirror)], files=files[:1])
+    assert f"- {mirror}: not a regular file" in str(caught.value)
+    assert_nothing_left(dest)
+
+
+def stall_after(body: bytes, keep: int, release: threading.Event) -> Response:
+    """Announce the whole body, send `keep` bytes, then wait (until the test ends)."""
+
+    def respond(handler: BaseHTTPRequestHandler) -> None:
+        handler.send_response(200)
+        handler.send_header("Content-Length", str(len(body)))
+        handler.end_headers()
+        handler.wfile.write(body[:keep])
+        handler.wfile.flush()
+        release.wait(60)
+
+    return respond
+
+
+@pytest.mark.timeout(90)
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP], ids=lambda s: s.name)
+def test_a_stop_signal_during_a_download_leaves_no_part_file(
+    server: MirrorServer, tmp_path: Path, sig: signal.Signals
+) -> None:
+    first = PUBLISHED[0]  # the command fetches the published files: sizes must match them
+    release = threading.Event()
+    server.route("m", first.name, stall_after(b"\0" * first.size, 1000, release))
+    dest = tmp_path / "dest"
+    command = [sys.executable, "-m", "workshop", "data", "fetch", "--dest", str(dest)]
+    fetcher = subprocess.Popen(
+        [*command, "--mirror", server.url("m"), "--no-progress"],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        while not any(dest.glob(".*.part")):  # bounded by the test's timeout
+            assert fetcher.poll() is None, fetcher.communicate()
+            time.sleep(0.05)
+        while not server.hits:
+            time.sleep(0.05)
+        fetcher.send_signal(sig)
+        _, err = fetcher.communicate(timeout=30)
+        assert_nothing_left(dest)
+        assert fetcher.returncode == 130, err  # as after Ctrl-C
+        assert "Traceback" not in err
+    finally:
+        release.set()
+        if fetcher.poll() is None:
+            fetcher.kill()
+            fetcher.wait()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -176,10 +177,10 @@ def test_unreadable_file_is_an_idx_error(tmp_path: Path, monkeypatch: pytest.Mon
     path = tmp_path / "locked.idx"
     write_idx(path, np.zeros(3, dtype=np.uint8))
 
-    def denied(self: Path) -> bytes:
+    def denied(self: Path, *args: object, **kwargs: object) -> bytes:
         raise PermissionError(13, "Permission denied", str(self))
 
-    monkeypatch.setattr(Path, "read_bytes", denied)  # chmod 0 does not stop root
+    monkeypatch.setattr(Path, "open", denied)  # chmod 0 does not stop root
     with pytest.raises(IdxError) as caught:
         read_idx(path)
     assert (caught.value.expected, caught.value.found) == ("a readable file", "Permission denied")
@@ -239,3 +240,58 @@ def test_real_files_load_quickly(real_mnist_dir: Path) -> None:
     assert np.bincount(data.y_test, minlength=10).sum() == 10000
     # "well under a second" on an idle machine (~0.2 s); generous here, the machine is shared.
     assert elapsed < 2.0, f"load_mnist took {elapsed:.2f} s"
+
+
+# A small gzip that inflates to far more than its header promises, read in a process whose
+# address space is capped at 512 MB over what it uses after start-up. Reading it whole (2 GiB)
+# would fail with MemoryError; a streaming reader stops one megabyte past the promise.
+BOMB_UNDER_A_MEMORY_CAP = """
+import re, resource, sys
+from pathlib import Path
+from mnist_trainer.idx import IdxError, read_idx
+from workshop.mnist.check import check_mnist
+
+vm = int(re.search(r"VmSize:\\s+(\\d+) kB", open("/proc/self/status").read()).group(1)) * 1024
+cap = vm + 512 * 2**20
+resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+try:
+    read_idx(Path(sys.argv[1]) / "train-images-idx3-ubyte.gz", 2051)
+except IdxError as exc:
+    print("read_idx:", exc)
+try:
+    check_mnist(Path(sys.argv[1]))
+except IdxError as exc:
+    print("check_mnist:", exc)
+"""
+
+
+@pytest.mark.timeout(300)
+def test_a_gzip_bomb_fails_fast_in_bounded_memory(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from tests.mnist_fixtures import make_mnist_dir
+
+    folder = make_mnist_dir(tmp_path / "mnist", n_train=60, n_test=10)
+    bomb = folder / FILES["train_images"]
+    # The real header for 60,000 images, then 2 GiB of zeros: a 2 MB file. A gzip file may
+    # hold several members, read as one stream: one 16 MiB member of zeros, 128 times.
+    zeros = gzip.compress(bytes(1 << 24), compresslevel=9)
+    with bomb.open("wb") as out:
+        out.write(gzip.compress(_header(IMAGES_MAGIC, 60_000, 28, 28)))
+        for _ in range(128):
+            out.write(zeros)
+    assert bomb.stat().st_size < 3 * 2**20
+    done = subprocess.run(
+        [sys.executable, "-c", BOMB_UNDER_A_MEMORY_CAP, str(folder)],
+        capture_output=True,
+        text=True,
+        timeout=280,
+        env={**os.environ, "OPENBLAS_NUM_THREADS": "1"},
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    expected = "expected 47040000 payload bytes for dimensions 60000 x 28 x 28, found more than"
+    lines = done.stdout.splitlines()
+    assert [line.split(":", 1)[0] for line in lines] == ["read_idx", "check_mnist"]
+    assert all(expected in line for line in lines), lines

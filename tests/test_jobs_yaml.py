@@ -114,3 +114,17 @@ def test_code_paths_point_at_the_training_package() -> None:
         code = code or (data.get("code_configuration") or {}).get("code")
         if code:
             assert (path.parent / code).resolve() == training, path
+
+
+def test_the_deployment_runs_as_many_workers_as_it_takes_concurrent_requests() -> None:
+    # "Your model must be configured to handle concurrent requests. To do so, pass WORKER_COUNT
+    # as an environment variable" (max_concurrent_requests_per_instance):
+    # https://learn.microsoft.com/en-us/azure/machine-learning/reference-yaml-deployment-managed-online
+    from azure.ai.ml import load_online_deployment
+
+    deployment = load_online_deployment(JOBS_DIR / "deployment.yml")
+    settings = deployment.request_settings
+    assert settings is not None and deployment.environment_variables is not None
+    workers = int(deployment.environment_variables["WORKER_COUNT"])
+    assert workers == settings.max_concurrent_requests_per_instance
+    assert workers >= 2

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import numpy as np
 import pytest
+from flask import Request
 
 from workshop.paths import TRAINING_DIR
 
@@ -52,6 +55,22 @@ def score(tiny_model):
         yield module
 
 
+def request(body: str | bytes, **environ: object) -> Any:
+    """A POST /score request as the inference server hands it to a @rawhttp run()."""
+    from werkzeug.test import EnvironBuilder
+
+    builder = EnvironBuilder(
+        path="/score", method="POST", data=body, content_type="application/json"
+    )
+    built = builder.get_environ()
+    built.update(environ)
+    return Request(built)
+
+
+def post(score: ModuleType, body: str | bytes) -> Any:
+    return score.run(request(body))
+
+
 def images(n: int, seed: int = 1) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, 256, size=(n, 784))
 
@@ -59,7 +78,7 @@ def images(n: int, seed: int = 1) -> np.ndarray:
 def test_batch_of_flat_images_matches_the_model_on_pixels_over_255(score, tiny_model) -> None:
     _, fitted = tiny_model
     batch = images(5)
-    result = score.run(json.dumps({"data": batch.tolist()}))
+    result = post(score, json.dumps({"data": batch.tolist()}))
     assert result["predictions"] == [int(p) for p in fitted.predict(batch / 255.0)]
     probabilities = np.array(result["probabilities"])
     assert probabilities.shape == (5, 10)
@@ -70,11 +89,11 @@ def test_batch_of_flat_images_matches_the_model_on_pixels_over_255(score, tiny_m
 
 def test_28x28_single_and_batch_and_0_1_scale_agree_with_flat(score) -> None:
     batch = images(3, seed=2)
-    flat = score.run(json.dumps({"data": batch.tolist()}))["predictions"]
-    square = score.run(json.dumps({"data": batch.reshape(3, 28, 28).tolist()}))["predictions"]
-    single = score.run(json.dumps({"data": batch[1].reshape(28, 28).tolist()}))["predictions"]
-    one_flat = score.run(json.dumps({"data": batch[2].tolist()}))["predictions"]
-    scaled = score.run(json.dumps({"data": (batch / 255.0).tolist(), "scale": "0-1"}))
+    flat = post(score, json.dumps({"data": batch.tolist()}))["predictions"]
+    square = post(score, json.dumps({"data": batch.reshape(3, 28, 28).tolist()}))["predictions"]
+    single = post(score, json.dumps({"data": batch[1].reshape(28, 28).tolist()}))["predictions"]
+    one_flat = post(score, json.dumps({"data": batch[2].tolist()}))["predictions"]
+    scaled = post(score, json.dumps({"data": (batch / 255.0).tolist(), "scale": "0-1"}))
     assert square == flat
     assert single == [flat[1]]
     assert one_flat == [flat[2]]
@@ -105,10 +124,16 @@ GOOD_ROW = [0] * 784
         (json.dumps({"data": [[-1] + [0] * 783]}), "image 0 pixel 0 is -1, outside 0-255"),
         (json.dumps({"data": [[2] + [0] * 783], "scale": "0-1"}), "outside 0-1"),
         (json.dumps({"data": [GOOD_ROW], "scale": "percent"}), "'scale' is 'percent'"),
+        (json.dumps({"data": [GOOD_ROW], "scale": []}), "'scale' is a JSON array"),
+        (json.dumps({"data": [GOOD_ROW], "scale": {"a": 1}}), "'scale' is a JSON object"),
+        (json.dumps({"data": [GOOD_ROW], "scale": 255}), "'scale' is a JSON number"),
+        ('{"data": ' + "[" * 20_000 + "]" * 20_000 + "}", "nested too deeply"),
+        ("[" * 20_000 + "]" * 20_000, "nested too deeply"),
+        (b'{"data": "\xff"}', "not valid JSON"),
     ],
 )
-def test_bad_requests_get_400_with_a_message(score, body: str, expected: str) -> None:
-    response = score.run(body)
+def test_bad_requests_get_400_with_a_message(score, body: str | bytes, expected: str) -> None:
+    response = post(score, body)
     assert response.status_code == 400
     message = json.loads(response.get_data(as_text=True))["message"]
     assert expected in message
@@ -118,15 +143,15 @@ def test_batch_over_the_limit_is_refused_and_the_limit_is_configurable(
     score, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("WORKSHOP_MAX_BATCH", "4")
-    assert isinstance(score.run(json.dumps({"data": images(4).tolist()})), dict)
-    response = score.run(json.dumps({"data": images(5).tolist()}))
+    assert isinstance(post(score, json.dumps({"data": images(4).tolist()})), dict)
+    response = post(score, json.dumps({"data": images(5).tolist()}))
     assert response.status_code == 400
     message = json.loads(response.get_data(as_text=True))["message"]
     assert "5 images in one request; the limit is 4" in message
 
 
 def test_default_limit_is_1000(score) -> None:
-    response = score.run(json.dumps({"data": [GOOD_ROW] * 1001}))
+    response = post(score, json.dumps({"data": [GOOD_ROW] * 1001}))
     assert response.status_code == 400
     assert "the limit is 1000" in response.get_data(as_text=True)
 
@@ -146,3 +171,114 @@ def test_init_rejects_a_bad_batch_limit(tiny_model, monkeypatch) -> None:
     monkeypatch.setenv("WORKSHOP_MAX_BATCH", "lots")
     with pytest.raises(RuntimeError, match="WORKSHOP_MAX_BATCH='lots'"):
         load_score_module().init()
+
+
+def test_a_body_over_the_size_limit_is_refused_with_413_and_the_limit_is_configurable(
+    score, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    body = json.dumps({"data": [GOOD_ROW] * 3})
+    monkeypatch.setenv("WORKSHOP_MAX_BODY_MB", "1")
+    over = body + " " * 2**20  # valid JSON, just too long
+    response = post(score, over)
+    assert response.status_code == 413
+    message = json.loads(response.get_data(as_text=True))["message"]
+    assert "over the limit of 1 MiB" in message
+    assert "WORKSHOP_MAX_BODY_MB" in message
+    assert isinstance(post(score, body), dict)
+
+
+def test_the_default_body_limit_takes_a_full_batch_of_0_1_floats(score) -> None:
+    body = json.dumps({"data": (images(1000) / 255.0).tolist(), "scale": "0-1"})
+    assert 14 * 2**20 < len(body) < 16 * 2**20
+    assert len(post(score, body)["predictions"]) == 1000
+
+
+def test_a_get_is_answered_405(score) -> None:
+    from werkzeug.test import EnvironBuilder
+
+    response = score.run(Request(EnvironBuilder(path="/score", method="GET").get_environ()))
+    assert response.status_code == 405
+
+
+def test_init_rejects_a_bad_body_limit(tiny_model, monkeypatch) -> None:
+    monkeypatch.setenv("AZUREML_MODEL_DIR", str(tiny_model[0]))
+    monkeypatch.setenv("WORKSHOP_MAX_BODY_MB", "0")
+    with pytest.raises(RuntimeError, match="WORKSHOP_MAX_BODY_MB='0' must be at least 1"):
+        load_score_module().init()
+
+
+# A 104 MB body, streamed, to run() in a process whose address space is capped at 128 MB over
+# what it uses after start-up: reading it whole would not fit, parsing it (about 10x the body,
+# 1.1 GB in the review) even less. Declared with Content-Length, and chunked (no length).
+HUGE_BODY_UNDER_A_MEMORY_CAP = """
+import importlib.util, io, json, re, resource, sys
+from flask import Request
+from werkzeug.test import EnvironBuilder
+
+spec = importlib.util.spec_from_file_location("entry_module", sys.argv[1])
+score = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(score)
+
+class Untouched:
+    def __getattr__(self, name):
+        raise AssertionError("the model was used for a request that should be refused")
+
+score.model = Untouched()
+SIZE = 104 * 2**20
+
+class Huge(io.RawIOBase):
+    def __init__(self):
+        self.left = SIZE
+        self.head = b'{"data": [['
+    def readable(self):
+        return True
+    def readinto(self, buffer):
+        n = min(len(buffer), self.left)
+        piece = (self.head + b"0, " * (n // 3 + 1))[:n]
+        self.head = b""
+        buffer[:n] = piece
+        self.left -= n
+        return n
+
+vm = int(re.search(r"VmSize:\\s+(\\d+) kB", open("/proc/self/status").read()).group(1)) * 1024
+cap = vm + 128 * 2**20
+resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+
+for declared in (True, False):
+    builder = EnvironBuilder(path="/score", method="POST", content_type="application/json")
+    environ = builder.get_environ()
+    environ["wsgi.input"] = io.BufferedReader(Huge())
+    if declared:
+        environ["CONTENT_LENGTH"] = str(SIZE)
+    else:
+        environ.pop("CONTENT_LENGTH", None)
+        environ["HTTP_TRANSFER_ENCODING"] = "chunked"
+        environ["wsgi.input_terminated"] = True
+    response = score.run(Request(environ))
+    print(response.status_code, json.loads(response.get_data(as_text=True))["message"])
+"""
+
+
+@pytest.mark.timeout(120)
+def test_a_huge_body_is_refused_before_it_is_read_under_a_memory_cap(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", HUGE_BODY_UNDER_A_MEMORY_CAP, str(SCORE_PY)],
+        capture_output=True,
+        text=True,
+        timeout=110,
+        cwd=tmp_path,
+        env={
+            **os.environ,
+            "OPENBLAS_NUM_THREADS": "1",
+            "WORKSHOP_MAX_BODY_MB": "16",
+        },
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    lines = done.stdout.splitlines()
+    assert len(lines) == 2
+    for line in lines:
+        assert line.startswith("413 the request body is over the limit of 16 MiB")

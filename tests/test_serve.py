@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,8 +22,8 @@ def mnist_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def url(tmp_path_factory: pytest.TempPathFactory, mnist_dir: Path) -> Iterator[str]:
-    """A logistic regression on synthetic digits, served like the managed deployment serves."""
+def model_dir(tmp_path_factory: pytest.TempPathFactory, mnist_dir: Path) -> Path:
+    """A logistic regression on synthetic digits, saved as a job's `model` output."""
     from mlflow import sklearn as mlflow_sklearn
     from mnist_trainer.idx import load_mnist
     from sklearn.linear_model import LogisticRegression
@@ -31,6 +32,12 @@ def url(tmp_path_factory: pytest.TempPathFactory, mnist_dir: Path) -> Iterator[s
     fitted = LogisticRegression(max_iter=300).fit(mnist.x_train / 255.0, mnist.y_train)
     model_dir = tmp_path_factory.mktemp("model")
     mlflow_sklearn.save_model(fitted, str(model_dir / "m"), pip_requirements=["scikit-learn"])
+    return model_dir
+
+
+@pytest.fixture(scope="module")
+def url(model_dir: Path) -> Iterator[str]:
+    """The model served like the managed deployment serves it."""
     port = local_endpoint.free_port()
     log = model_dir.parent / "server.log"
     server = local_endpoint.start(model_dir, port, log=log)
@@ -136,3 +143,22 @@ def test_a_server_that_is_not_a_scoring_endpoint_is_named(
     monkeypatch.setattr(requests, "post", lambda *args, **kwargs: Answer())
     with pytest.raises(WorkshopError, match="not with predictions"):
         local_endpoint.score("http://127.0.0.1:5001", np.zeros((1, 784)))
+
+
+@pytest.mark.timeout(60)
+def test_a_client_sending_its_body_slowly_does_not_block_the_others(
+    url: str, mnist_dir: Path
+) -> None:
+    from urllib.parse import urlsplit
+
+    from mnist_trainer.idx import load_mnist
+
+    port = urlsplit(url).port
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as slow:
+        slow.sendall(
+            b"POST /score HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            b'Content-Length: 100000\r\n\r\n{"data": [[0, 0, '
+        )  # ... and nothing more for now
+        assert requests.get(url + "/", timeout=10).status_code == 200
+        answer = local_endpoint.score(url, load_mnist(mnist_dir).x_test[:2])
+        assert len(answer["predictions"]) == 2

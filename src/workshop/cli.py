@@ -54,7 +54,7 @@ def main() -> None:
     try:
         app()
     except WorkshopError as exc:
-        _fail(str(exc))
+        _fail(str(exc), getattr(exc, "exit_code", 1))
     except IdxError as exc:
         # A damaged or truncated MNIST file: `data fetch` checks every file's MD5 and replaces it.
         _fail(f"{exc}\n  fix: run `workshop data fetch --dest {exc.path.parent}`")
@@ -63,7 +63,7 @@ def main() -> None:
         sys.exit(130)
 
 
-def _fail(message: str) -> None:
+def _fail(message: str, code: int = 1) -> None:
     # The message is plain text: a `[...]` in a path or value must print as it is.
     err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
-    sys.exit(1)
+    sys.exit(code)

@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -23,6 +24,7 @@ import numpy as np
 
 from workshop.errors import WorkshopError
 from workshop.paths import TRAINING_DIR
+from workshop.stopping import signals_held, stop_signals_interrupt
 
 SCORE_SCRIPT = TRAINING_DIR / "mnist_trainer" / "score.py"
 HOST = "127.0.0.1"
@@ -48,20 +50,43 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def server_command(port: int) -> list[str]:
+THREADS = 4
+"""Request threads in the one worker: a client that sends its body slowly holds one thread, and
+the others keep answering (the health probe included). A synchronous worker would wait for it."""
+
+APP = "azureml_inference_server_http.server.entry:app"
+
+
+def server_python() -> str:
+    """The interpreter that runs gunicorn and score.py: the one place that chooses it."""
+    return sys.executable
+
+
+def server_command(fd: int) -> list[str]:
+    """gunicorn as azmlinfsrv runs it, on a socket this process has bound already (fd://).
+
+    Binding here, not in gunicorn, means a port another server holds is refused before anything
+    starts, and the health check can only reach this server. `--no-control-socket`: gunicorn
+    (25.1+) otherwise shares one control socket under $HOME between every server of the user.
+    """
     return [
-        sys.executable,
+        server_python(),
         "-m",
         "gunicorn",
         "--bind",
-        f"{HOST}:{port}",
+        f"fd://{fd}",
         "--workers",
         "1",
+        "--worker-class",
+        "gthread",
+        "--threads",
+        str(THREADS),
         "--timeout",
         "300",
+        "--no-control-socket",
         "--access-logfile",
         "-",
-        "azureml_inference_server_http.server.entry:app",
+        APP,
     ]
 
 
@@ -80,18 +105,56 @@ def server_environment(model_dir: Path, port: int) -> dict[str, str]:
     }
 
 
+class ServerExited(WorkshopError):
+    """The inference server ended on its own; the CLI exits with the server's exit code."""
+
+    def __init__(self, returncode: int, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.exit_code = exit_status(returncode)
+
+
+def exit_status(returncode: int) -> int:
+    """A child's return code as a shell shows it: 128 + N when signal N ended it, never 0."""
+    if returncode < 0:
+        return 128 - returncode
+    return returncode or 1
+
+
+def bind(port: int) -> socket.socket:
+    """A TCP socket bound to 127.0.0.1:port, or a WorkshopError when something holds the port."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # As gunicorn binds: a port left in TIME_WAIT is free; one with a listener is not.
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((HOST, port))
+    except OSError as exc:
+        sock.close()
+        raise WorkshopError(
+            f"port {port} on {HOST} is in use ({exc.strerror or exc})",
+            hint="stop the server that holds it (another `workshop serve`?) or pass --port "
+            "with a free port",
+        ) from None
+    return sock
+
+
 def start(model_dir: Path, port: int, *, log: Path | None = None) -> subprocess.Popen[bytes]:
     """Start the server in its own process group; output to `log` (or inherited)."""
     check_model_dir(model_dir)
-    out = log.open("wb") if log else None
-    return subprocess.Popen(
-        server_command(port),
-        env=server_environment(model_dir, port),
-        cwd=TRAINING_DIR,
-        stdout=out,
-        stderr=subprocess.STDOUT if out else None,
-        start_new_session=True,
-    )
+    with bind(port) as sock:
+        out = log.open("wb") if log else None
+        try:
+            return subprocess.Popen(
+                server_command(sock.fileno()),
+                env=server_environment(model_dir, port),
+                cwd=TRAINING_DIR,
+                stdout=out,
+                stderr=subprocess.STDOUT if out else None,
+                pass_fds=(sock.fileno(),),
+                start_new_session=True,
+            )
+        finally:
+            if out:
+                out.close()  # the child holds its own copy
 
 
 def wait_ready(url: str, server: subprocess.Popen[bytes], timeout: float = 120) -> None:
@@ -101,7 +164,8 @@ def wait_ready(url: str, server: subprocess.Popen[bytes], timeout: float = 120) 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if server.poll() is not None:
-            raise WorkshopError(
+            raise ServerExited(
+                server.returncode,
                 f"the inference server exited with code {server.returncode} before it was ready",
                 hint="read its log above: usually init() could not load the model",
             )
@@ -113,16 +177,34 @@ def wait_ready(url: str, server: subprocess.Popen[bytes], timeout: float = 120) 
 
 
 def stop(server: subprocess.Popen[bytes]) -> None:
-    """Stop gunicorn and its worker (the whole process group)."""
-    if server.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
+    """Stop gunicorn and its worker (the whole process group); a second Ctrl-C waits for it."""
+    with signals_held():
+        if server.poll() is None:
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
+                os.killpg(server.pid, signal.SIGTERM)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                server.wait(timeout=10)
+        # Anything left in the group (a master that did not stop, a worker that outlived its
+        # master) is killed: the group, named by the master's pid, lives while any member does.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(server.pid, signal.SIGKILL)
+        server.wait()
+
+
+@contextlib.contextmanager
+def serving(
+    model_dir: Path, port: int, *, log: Path | None = None, timeout: float = 120
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """The server, ready, for the `with` block: (url, process). Stopped when the block ends,
+    by an error, Ctrl-C, SIGTERM or SIGHUP alike."""
+    url = f"http://{HOST}:{port}"
+    with stop_signals_interrupt():
+        server = start(model_dir, port, log=log)
+        try:
+            wait_ready(url, server, timeout=timeout)
+            yield url, server
+        finally:
+            stop(server)
 
 
 def base_url(url: str) -> str:

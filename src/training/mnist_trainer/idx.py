@@ -1,14 +1,19 @@
 """Reader for the IDX files MNIST ships in (gzip-compressed or raw).
 
-Every structural problem (wrong kind of file, truncated header or payload, dimensions that do not
-match) raises one `IdxError` that names the file, what was expected and what was found, so a
-corrupt download is reported as such and never trained on.
+Files are read as streams, never past the payload the header promises, so a decompression bomb
+costs no more memory than a real file. Every structural problem (wrong kind of file, truncated
+header or payload, dimensions that do not match) raises one `IdxError` that names the file, what
+was expected and what was found, so a corrupt download is reported as such and never trained on.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gzip
+import io
+import math
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,58 +43,104 @@ class IdxError(ValueError):
         super().__init__(f"{self.path}: expected {expected}, found {found}")
 
 
-def _read_bytes(path: Path) -> bytes:
+MAX_PAYLOAD = 1 << 27
+"""The largest payload a header may promise (128 MiB; MNIST's training images are 47 MB)."""
+
+_CHUNK = 1 << 20
+_COUNT_EXTRA = 1 << 20  # past the promised payload, bytes counted (for the message), not kept
+
+
+@contextlib.contextmanager
+def _open_stream(path: Path) -> Iterator[io.BufferedIOBase]:
+    """The file's bytes as a stream, decompressed as they are read when it is gzip."""
     try:
-        raw = path.read_bytes()
+        raw = path.open("rb")
     except OSError as exc:
         raise IdxError(path, "a readable file", exc.strerror or str(exc)) from exc
-    is_gzip = raw[:2] == b"\x1f\x8b"
-    if path.suffix == ".gz" and not is_gzip:
-        raise IdxError(path, "a gzip file (the name ends in .gz)", "no gzip header")
-    if not is_gzip:
-        return raw
+    with raw:
+        is_gzip = raw.read(2) == b"\x1f\x8b"
+        raw.seek(0)
+        if path.suffix == ".gz" and not is_gzip:
+            raise IdxError(path, "a gzip file (the name ends in .gz)", "no gzip header")
+        if not is_gzip:
+            yield raw
+            return
+        with gzip.GzipFile(fileobj=raw) as stream:
+            yield stream
+
+
+def _read_into(path: Path, stream: io.BufferedIOBase, buffer: bytearray) -> int:
+    """Fill `buffer` from the stream; the number of bytes read (short only at the end)."""
+    view = memoryview(buffer)
+    got = 0
     try:
-        return gzip.decompress(raw)
+        while got < len(buffer):
+            n = stream.readinto(view[got : got + _CHUNK])
+            if not n:
+                break
+            got += n
     except (OSError, EOFError, zlib.error) as exc:
         raise IdxError(path, "a complete gzip stream", f"a damaged one ({exc})") from exc
+    return got
 
 
-def read_idx(path: Path | str, expect_magic: int | None = None) -> np.ndarray:
+def read_idx(
+    path: Path | str, expect_magic: int | None = None, *, max_payload: int = MAX_PAYLOAD
+) -> np.ndarray:
     """Read one IDX file into a uint8 array shaped as its header says.
 
-    `expect_magic` (2049 labels, 2051 images) rejects the wrong kind of file.
+    `expect_magic` (2049 labels, 2051 images) rejects the wrong kind of file. The file is read
+    as a stream, never more than the header promises (and a promise over `max_payload` is
+    refused), so a small gzip that inflates to gigabytes fails fast, in little memory.
     """
     path = Path(path)
     if not path.is_file():
         raise IdxError(path, "an IDX file", "a directory" if path.is_dir() else "no such file")
-    data = _read_bytes(path)
-    if len(data) < 4:
-        raise IdxError(path, "a 4-byte IDX magic number", f"{len(data)} bytes in all")
-    magic = int.from_bytes(data[:4], "big")
-    if magic not in _KIND:
-        raise IdxError(path, "magic 2049 (labels) or 2051 (images)", f"magic {magic}")
-    if expect_magic is not None and magic != expect_magic:
-        raise IdxError(
-            path,
-            f"{_KIND[expect_magic]} (magic {expect_magic})",
-            f"{_KIND[magic]} (magic {magic})",
-        )
-    ndim = _NDIM[magic]
-    header_len = 4 + 4 * ndim
-    if len(data) < header_len:
-        raise IdxError(
-            path, f"a {header_len}-byte header with {ndim} dimension(s)", f"{len(data)} bytes"
-        )
-    dims = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
-    expected_len = int(np.prod(dims, dtype=np.int64))
-    payload = memoryview(data)[header_len:]
-    if len(payload) != expected_len:
+    with _open_stream(path) as stream:
+        head = bytearray(4)
+        got = _read_into(path, stream, head)
+        if got < 4:
+            raise IdxError(path, "a 4-byte IDX magic number", f"{got} bytes in all")
+        magic = int.from_bytes(head, "big")
+        if magic not in _KIND:
+            raise IdxError(path, "magic 2049 (labels) or 2051 (images)", f"magic {magic}")
+        if expect_magic is not None and magic != expect_magic:
+            raise IdxError(
+                path,
+                f"{_KIND[expect_magic]} (magic {expect_magic})",
+                f"{_KIND[magic]} (magic {magic})",
+            )
+        ndim = _NDIM[magic]
+        header_len = 4 + 4 * ndim
+        sizes = bytearray(4 * ndim)
+        got = _read_into(path, stream, sizes)
+        if got < len(sizes):
+            raise IdxError(
+                path, f"a {header_len}-byte header with {ndim} dimension(s)", f"{4 + got} bytes"
+            )
+        dims = tuple(int.from_bytes(sizes[4 * i : 4 * i + 4], "big") for i in range(ndim))
         shape = " x ".join(str(d) for d in dims)
-        raise IdxError(
-            path,
-            f"{expected_len} payload bytes for dimensions {shape}",
-            f"{len(payload)} bytes",
-        )
+        expected_len = math.prod(dims)
+        if expected_len > max_payload:
+            raise IdxError(
+                path,
+                f"a payload of at most {max_payload} bytes",
+                f"a header promising {expected_len} ({shape})",
+            )
+        payload = bytearray(expected_len)
+        got = _read_into(path, stream, payload)
+        if got < expected_len:
+            raise IdxError(
+                path, f"{expected_len} payload bytes for dimensions {shape}", f"{got} bytes"
+            )
+        extra = _read_into(path, stream, bytearray(_COUNT_EXTRA))
+        if extra:
+            found = (
+                f"{expected_len + extra} bytes"
+                if extra < _COUNT_EXTRA
+                else f"more than {expected_len + extra} bytes"
+            )
+            raise IdxError(path, f"{expected_len} payload bytes for dimensions {shape}", found)
     return np.frombuffer(payload, dtype=np.uint8).reshape(dims)
 
 

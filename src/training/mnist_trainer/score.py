@@ -11,7 +11,12 @@ The scale is never guessed from the values: a faint digit in 0-255 can have ever
 
 Response: {"predictions": [digit, ...], "probabilities": [[p0..p9], ...], "classes": [0..9]}.
 Every problem with a request is answered with HTTP 400 and {"message": "..."} saying what is
-wrong and how to fix it; the batch limit is WORKSHOP_MAX_BATCH (default 1000 images).
+wrong and how to fix it; the batch limit is WORKSHOP_MAX_BATCH (default 1000 images). A body
+over WORKSHOP_MAX_BODY_MB (default 16 MiB; a full batch of 0-255 pixels is about 3.5 MB, of 0-1
+floats about 15 MB) is refused with 413 before it is read: `run` is @rawhttp, so it gets the
+request itself, not the body the server would otherwise read and decode whole (the inference
+server has no body-size setting of its own). JSON parsing then needs about 10x the body in
+memory, so the limit bounds a worker's memory too.
 
 Self-contained on purpose (stdlib, numpy, mlflow): the inference server loads this file by path,
 not as part of the mnist_trainer package.
@@ -27,32 +32,48 @@ from typing import Any
 
 import numpy as np
 
-try:  # the inference server (azureml-inference-server-http) provides the HTTP response type
+try:  # the inference server (azureml-inference-server-http) provides the HTTP types
+    from azureml_inference_server_http.api.aml_request import rawhttp
     from azureml_inference_server_http.api.aml_response import AMLResponse
-except ImportError:  # pragma: no cover - older images expose it under azureml.contrib
+except ImportError:  # pragma: no cover - older images expose them under azureml.contrib
+    from azureml.contrib.services.aml_request import rawhttp  # type: ignore[import-not-found]
     from azureml.contrib.services.aml_response import AMLResponse  # type: ignore[import-not-found]
 
 PIXELS = 28 * 28
 DEFAULT_MAX_BATCH = 1000
+DEFAULT_MAX_BODY_MB = 16
 SCALES = {"0-255": 255.0, "0-1": 1.0}
 
 model: Any = None
 
 
 class BadRequest(ValueError):
-    """The request cannot be scored; the message goes back to the client as HTTP 400."""
+    """The request cannot be scored; the message goes back to the client (HTTP 400 or `status`)."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def _positive_setting(name: str, default: int) -> int:
+    value = os.environ.get(name, str(default))
+    try:
+        limit = int(value)
+    except ValueError:
+        raise RuntimeError(f"{name}={value!r} is not a whole number") from None
+    if limit < 1:
+        raise RuntimeError(f"{name}={value!r} must be at least 1")
+    return limit
 
 
 def max_batch() -> int:
     """Images per request, from WORKSHOP_MAX_BATCH (default 1000)."""
-    value = os.environ.get("WORKSHOP_MAX_BATCH", str(DEFAULT_MAX_BATCH))
-    try:
-        limit = int(value)
-    except ValueError:
-        raise RuntimeError(f"WORKSHOP_MAX_BATCH={value!r} is not a whole number") from None
-    if limit < 1:
-        raise RuntimeError(f"WORKSHOP_MAX_BATCH={value!r} must be at least 1")
-    return limit
+    return _positive_setting("WORKSHOP_MAX_BATCH", DEFAULT_MAX_BATCH)
+
+
+def max_body_bytes() -> int:
+    """Request body limit in bytes, from WORKSHOP_MAX_BODY_MB (MiB, default 16)."""
+    return _positive_setting("WORKSHOP_MAX_BODY_MB", DEFAULT_MAX_BODY_MB) * 2**20
 
 
 def find_mlmodel(model_dir: Path) -> Path:
@@ -78,11 +99,32 @@ def init() -> None:
     if not model_dir:
         raise RuntimeError("AZUREML_MODEL_DIR is not set: it must name the model folder")
     max_batch()  # a bad limit fails at start-up, not on the first request
+    max_body_bytes()
     model = mlflow_sklearn.load_model(str(find_mlmodel(Path(model_dir))))
 
 
 def _reject_constant(name: str) -> float:
     raise BadRequest(f"'data' contains {name}; every pixel must be a finite number")
+
+
+def read_body(request: Any) -> bytes:
+    """The body of a werkzeug/flask request, refused (413) past the limit before it is read.
+
+    A declared Content-Length over the limit is refused unread; a chunked body is read only up
+    to one byte past the limit.
+    """
+    limit = max_body_bytes()
+    too_large = BadRequest(
+        f"the request body is over the limit of {limit // 2**20} MiB; split the batch "
+        f"(at most {max_batch()} images per request), or raise WORKSHOP_MAX_BODY_MB on the server",
+        status=413,
+    )
+    if request.content_length is not None and request.content_length > limit:
+        raise too_large
+    body = request.stream.read(limit + 1)
+    if len(body) > limit:
+        raise too_large
+    return body
 
 
 def parse_request(raw: str | bytes) -> np.ndarray:
@@ -91,7 +133,9 @@ def parse_request(raw: str | bytes) -> np.ndarray:
         body = json.loads(raw, parse_constant=_reject_constant)
     except BadRequest:
         raise
-    except (ValueError, TypeError) as exc:
+    except RecursionError:
+        raise BadRequest('the request body is nested too deeply; send {"data": [...]}') from None
+    except (ValueError, TypeError) as exc:  # UnicodeDecodeError is a ValueError
         hint = 'send {"data": [...]}'
         raise BadRequest(f"the request body is not valid JSON ({exc}); {hint}") from None
     if not isinstance(body, dict):
@@ -100,8 +144,9 @@ def parse_request(raw: str | bytes) -> np.ndarray:
         keys = ", ".join(sorted(body)) or "none"
         raise BadRequest(f"missing key 'data' (keys sent: {keys}); send {{\"data\": [...]}}")
     scale = body.get("scale", "0-255")
-    if scale not in SCALES:
-        raise BadRequest(f'\'scale\' is {scale!r}; use "0-255" (the default) or "0-1"')
+    if not isinstance(scale, str) or scale not in SCALES:
+        shown = repr(scale) if isinstance(scale, str) else f"a JSON {_json_kind(scale)}"
+        raise BadRequest(f'\'scale\' is {shown}; use "0-255" (the default) or "0-1"')
     images = _to_images(body["data"])
     top = SCALES[scale]
     bad = (images < 0) | (images > top)
@@ -112,6 +157,11 @@ def parse_request(raw: str | bytes) -> np.ndarray:
             + ('send pixels 0-255, or 0-1 with "scale": "0-1"' if top == 1.0 else "send 0-255")
         )
     return (images / top).astype(np.float32)  # the models were fitted on float32 X / 255
+
+
+def _json_kind(value: Any) -> str:
+    kinds = {dict: "object", list: "array", bool: "boolean", int: "number", float: "number"}
+    return "null" if value is None else kinds.get(type(value), type(value).__name__)
 
 
 def _to_images(data: Any) -> np.ndarray:
@@ -156,16 +206,19 @@ def _to_images(data: Any) -> np.ndarray:
     return images
 
 
-def run(raw: str) -> Any:
-    """Score one request: predictions and class probabilities, or HTTP 400 with the reason."""
+@rawhttp
+def run(request: Any) -> Any:
+    """Score one request: predictions and class probabilities, or a 4xx with the reason."""
     if model is None:
         return AMLResponse(
             {"message": "the model is not loaded; init() failed"}, 503, json_str=True
         )
+    if request.method != "POST":
+        return AMLResponse({"message": 'POST {"data": [...]} to /score'}, 405, json_str=True)
     try:
-        images = parse_request(raw)
+        images = parse_request(read_body(request))
     except BadRequest as exc:
-        return AMLResponse({"message": str(exc)}, 400, json_str=True)
+        return AMLResponse({"message": str(exc)}, exc.status, json_str=True)
     probabilities = model.predict_proba(images)
     classes = [int(c) for c in model.classes_]
     predictions = [classes[i] for i in np.argmax(probabilities, axis=1)]

@@ -122,16 +122,10 @@ def _serve_and_score(model_dir: Path, sample: int) -> float:
     from workshop.commands.serve import score_sample
     from workshop.paths import runs_dir
 
-    port = local_endpoint.free_port()
     log = runs_dir() / "demo-server.log"
-    server = local_endpoint.start(model_dir, port, log=log)
-    url = f"http://{local_endpoint.HOST}:{port}"
-    try:
-        local_endpoint.wait_ready(url, server)
+    with local_endpoint.serving(model_dir, local_endpoint.free_port(), log=log) as (url, _):
         console.print(f"serving on {url} (log: {log})", highlight=False, soft_wrap=True)
         return score_sample(url, sample, seed=int(time.time()) % 1000)
-    finally:
-        local_endpoint.stop(server)
 
 
 def _summary(records: dict[str, Any], result: DemoResult, ui: str) -> None:

@@ -28,23 +28,24 @@ def serve(
     """Serve the scoring script with Azure ML's inference server, on 127.0.0.1 only.
 
     The same score.py and server as the managed deployment (jobs/deployment.yml): GET / is the
-    health probe, POST /score takes {"data": [...]}. Stop it with Ctrl-C.
+    health probe, POST /score takes {"data": [...]}. Ctrl-C, SIGTERM or SIGHUP stops it; a port
+    already in use is refused; if the server stops by itself, its exit code is passed on.
     """
     from workshop import local_endpoint
 
-    server = local_endpoint.start(model, port)
-    url = f"http://{local_endpoint.HOST}:{port}"
-    try:
-        local_endpoint.wait_ready(url, server)
+    with local_endpoint.serving(model, port) as (url, server):
         console.print(
             f"[green]ready[/]: POST {url}/score (health: GET {url}/); "
             f"try `workshop score --url {url} --sample 10`; Ctrl-C stops it",
             highlight=False,
             soft_wrap=True,
         )
-        server.wait()
-    finally:
-        local_endpoint.stop(server)
+        returncode = server.wait()
+    raise local_endpoint.ServerExited(
+        returncode,
+        f"the inference server stopped by itself with exit code {returncode}",
+        hint="read its log above",
+    )
 
 
 def score(

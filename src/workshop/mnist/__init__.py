@@ -5,7 +5,7 @@
 """
 
 from workshop.mnist.check import MnistCheck, SplitSummary, check_mnist
-from workshop.mnist.fetch import FetchResult, RetryPolicy, fetch_files, fetch_mnist
+from workshop.mnist.fetch import FetchResult, Pace, RetryPolicy, fetch_files, fetch_mnist
 from workshop.mnist.sources import DEFAULT_MIRRORS, ENV_VAR, PUBLISHED, MnistFile
 
 __all__ = [
@@ -15,6 +15,7 @@ __all__ = [
     "FetchResult",
     "MnistCheck",
     "MnistFile",
+    "Pace",
     "RetryPolicy",
     "SplitSummary",
     "check_mnist",

@@ -2,10 +2,13 @@
 
 A file reaches its final name only by an atomic rename after its size and MD5 matched the
 published values, so an interrupted, truncated or wrong download never leaves a file that looks
-complete (and its temporary file is removed). Transient failures (connection errors, timeouts,
-HTTP 5xx and 429) are retried with exponential backoff; anything else (403, 404, a wrong checksum,
-a missing local file) moves on to the next mirror at once. When every mirror fails, one error
-lists each mirror's reason per file and says how to use a local copy.
+complete, and its temporary file is removed (on Ctrl-C, SIGTERM and SIGHUP too). Each download
+has a deadline from a minimum average rate (`Pace`), so a mirror that trickles bytes is left for
+the next one; a local mirror's file must be a regular file (a FIFO would block the read forever).
+Transient failures (connection errors, timeouts, HTTP 5xx and 429) are retried with exponential
+backoff; anything else (403, 404, a wrong checksum, a missing local file, too slow) moves on to
+the next mirror at once. When every mirror fails, one error lists each mirror's reason per file
+and says how to use a local copy.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import hashlib
 import os
 import secrets
 import socket
+import stat
 import time
 from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -43,6 +47,7 @@ from workshop.mnist.sources import (
     matches,
     resolve_mirrors,
 )
+from workshop.stopping import stop_signals_interrupt
 
 CHUNK = 1 << 16
 # (connect, read) seconds; the read timeout applies to each socket read, not the whole file.
@@ -63,6 +68,21 @@ class RetryPolicy:
 
     def delay(self, failed_attempts: int) -> float:
         return min(self.max_delay, self.base_delay * 2 ** (failed_attempts - 1))
+
+
+@dataclass(frozen=True)
+class Pace:
+    """The slowest a download may be: `grace` seconds plus the file at `min_rate` bytes/s.
+
+    The read timeout only bounds each socket read; a mirror sending a byte every few seconds
+    never trips it. 20 kB/s is slow hotel Wi-Fi: the 9.9 MB training images get 9 minutes.
+    """
+
+    min_rate: float = 20_000.0
+    grace: float = 60.0
+
+    def seconds_for(self, size: int) -> float:
+        return self.grace + size / self.min_rate
 
 
 @dataclass(frozen=True)
@@ -105,6 +125,7 @@ def fetch_mnist(
     files: Sequence[MnistFile] = PUBLISHED,
     retry: RetryPolicy | None = None,
     timeout: tuple[float, float] = DEFAULT_TIMEOUT,
+    pace: Pace = Pace(),
     console: Console | None = None,
 ) -> Path:
     """Make sure `dest` holds the verified MNIST files and return `dest`.
@@ -120,6 +141,7 @@ def fetch_mnist(
         files=files,
         retry=retry,
         timeout=timeout,
+        pace=pace,
         console=console,
     )
     return Path(dest)
@@ -133,6 +155,7 @@ def fetch_files(
     files: Sequence[MnistFile] = PUBLISHED,
     retry: RetryPolicy | None = None,
     timeout: tuple[float, float] = DEFAULT_TIMEOUT,
+    pace: Pace = Pace(),
     console: Console | None = None,
 ) -> list[FetchResult]:
     """`fetch_mnist`, reporting per file where it came from (for `workshop data fetch`)."""
@@ -149,12 +172,13 @@ def fetch_files(
     results: list[FetchResult] = []
     failures: dict[str, list[tuple[str, str]]] = {}
     with (
+        stop_signals_interrupt(),  # SIGTERM/SIGHUP unwind like Ctrl-C: no .part file is left
         requests.Session() as session,
         _progress_bar(console, enabled=progress) as bar,
     ):
         # The .gz bytes exactly as published: no transfer compression to undo or get wrong.
         session.headers.update({"Accept-Encoding": "identity", "User-Agent": "aml-workshop"})
-        downloader = _Downloader(session, retry or RetryPolicy(), timeout, bar)
+        downloader = _Downloader(session, retry or RetryPolicy(), timeout, pace, bar)
         for file in files:
             target = dest / file.name
             existed = target.exists()
@@ -194,6 +218,7 @@ class _Downloader:
     session: requests.Session
     retry: RetryPolicy
     timeout: tuple[float, float]
+    pace: Pace
     bar: Progress
     unreachable: dict[str, str] = field(default_factory=dict)  # mirror spec -> first file's name
 
@@ -235,6 +260,8 @@ class _Downloader:
         # A hidden, unique name in the same directory (so the rename is atomic); opened with
         # "x" rather than mkstemp so the file gets the usual permissions, not 0600.
         temp = target.with_name(f".{target.name}.{secrets.token_hex(4)}.part")
+        allowed = self.pace.seconds_for(file.size)
+        deadline = time.monotonic() + allowed
         try:
             digest = hashlib.md5(usedforsecurity=False)
             received = 0
@@ -246,6 +273,11 @@ class _Downloader:
                     received += len(chunk)
                     if received > file.size:
                         raise _Failed(f"more than the published {file.size} bytes")
+                    if time.monotonic() > deadline and received < file.size:
+                        raise _Failed(
+                            f"too slow: {received} of {file.size} bytes after {allowed:.3g} s "
+                            f"(needs {self.pace.min_rate / 1000:g} kB/s on average)"
+                        )
                     out.write(chunk)
                     digest.update(chunk)
                     self.bar.advance(task, len(chunk))
@@ -282,8 +314,11 @@ class _Downloader:
             if length.isdigit() and int(length) != file.size:
                 raise _Failed(f"serves {length} bytes, expected the published {file.size}")
             try:
-                # The raw bytes exactly as published: no transparent gzip decoding.
-                yield from response.raw.stream(CHUNK, decode_content=False)
+                # The raw bytes exactly as published: no transparent gzip decoding. read1
+                # returns what one socket read brings, so the caller sees a trickle as it comes
+                # (stream() would wait for a whole chunk) and can hold it to its deadline.
+                while chunk := response.raw.read1(CHUNK, decode_content=False):
+                    yield chunk
             except urllib3.exceptions.ReadTimeoutError:
                 raise _Transient("timed out while reading") from None
             except (urllib3.exceptions.HTTPError, OSError) as exc:
@@ -294,13 +329,21 @@ def _local_chunks(directory: Path, name: str) -> Generator[bytes, None, None]:
     if not directory.is_dir():
         raise _Unreachable("no such directory")
     try:
-        with (directory / name).open("rb") as source:
-            while chunk := source.read(CHUNK):
-                yield chunk
+        # O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer forever.
+        fd = os.open(directory / name, os.O_RDONLY | os.O_NONBLOCK)
     except FileNotFoundError:
         raise _Failed("no such file") from None
     except OSError as exc:
         raise _Failed(f"cannot read it ({exc.strerror or exc})") from None
+    with os.fdopen(fd, "rb") as source:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise _Failed("not a regular file (a FIFO, device or directory)")
+        os.set_blocking(fd, True)
+        try:
+            while chunk := source.read(CHUNK):
+                yield chunk
+        except OSError as exc:
+            raise _Failed(f"cannot read it ({exc.strerror or exc})") from None
 
 
 def _causes(exc: BaseException) -> Iterator[BaseException]:
