@@ -13,7 +13,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -49,8 +48,10 @@ def free_port() -> int:
 
 
 def server_command(port: int) -> list[str]:
+    from workshop.runner.environment import deployment_interpreter  # jobs/deployment.yml's
+
     return [
-        sys.executable,
+        str(deployment_interpreter()),
         "-m",
         "gunicorn",
         "--bind",
