@@ -30,7 +30,7 @@ def server(tmp_path: Path) -> Iterator[tuple[str, list[str]]]:
             asked.append(self.path)
             super().do_GET()
 
-        def log_message(self, *args: object) -> None:
+        def log_message(self, format: str, *args: object) -> None:
             pass
 
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
