@@ -36,7 +36,8 @@ def cloud_only(uri: str, where: str) -> WorkshopError:
 def fetch(url: str, where: str, kind: str | None) -> Path:
     """The downloaded file (uri_file) or the folder that holds it (other types)."""
     folder = download_cache() / hashlib.sha256(url.encode()).hexdigest()[:16]
-    name = Path(unquote(urlsplit(url).path)).name or "download"
+    name = Path(unquote(urlsplit(url).path)).name
+    name = name if name not in {"", ".", ".."} else "download"  # never a path out of `folder`
     target = folder / name
     if not target.is_file():
         _download(url, target, where)
