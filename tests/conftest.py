@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,6 +24,19 @@ def real_mnist_dir() -> Path:
     if found is None:
         pytest.skip("WORKSHOP_MNIST_MIRROR does not point at a directory with the 4 MNIST files")
     return found
+
+
+@pytest.fixture(scope="session", autouse=True)
+def job_environments(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Job environments (`workshop run` builds one per conda file) shared by the whole session,
+    outside the checkout: building jobs/environment takes a while. WORKSHOP_ENV_DIR set before
+    the session keeps them across sessions; subprocesses inherit it."""
+    given = os.environ.get("WORKSHOP_ENV_DIR")
+    path = Path(given) if given else tmp_path_factory.mktemp("job-environments")
+    os.environ["WORKSHOP_ENV_DIR"] = str(path)
+    yield path
+    if given is None:
+        os.environ.pop("WORKSHOP_ENV_DIR", None)
 
 
 # Tests must leave the checkout as they found it: no MLflow store or run outputs in the tree

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import yaml
 
 from workshop.errors import WorkshopError
 from workshop.paths import JOBS_DIR
@@ -98,36 +97,11 @@ def test_pipeline_steps_run_after_the_steps_they_read_from() -> None:
         order(cycle)
 
 
-def test_pin_warnings_name_each_package_that_differs_from_the_conda_file(tmp_path: Path) -> None:
-    from importlib import metadata
-
-    from workshop.runner.environment import pin_warnings
-
-    (tmp_path / "conda.yml").write_text(
-        "dependencies:\n  - python=3.11\n  - pip:\n"
-        f"      - numpy=={metadata.version('numpy')}\n"
-        "      - scikit-learn==0.0.1\n"
-    )
-    (tmp_path / "env.yml").write_text(
-        "$schema: https://azuremlschemas.azureedge.net/latest/environment.schema.json\n"
-        "name: pinned\nversion: '3'\nimage: x\nconda_file: conda.yml\n"
-    )
-    assets = binding.Assets(tmp_path)
-    warnings = pin_warnings("azureml:pinned:3", assets)
-    assert warnings == [f"scikit-learn {metadata.version('scikit-learn')} here, 0.0.1 in conda.yml"]
-    # the repository's environment and this virtualenv agree
-    version = yaml.safe_load((JOBS_DIR / "environment.yml").read_text())["version"]
-    ours, ref = binding.Assets(JOBS_DIR), f"azureml:mnist-sklearn:{version}"
-    assert ours.lookup("environment", ref)
-    assert pin_warnings(ref, ours) == []
-
-
 @pytest.mark.parametrize(
     ("name", "kind"),
     [("endpoint.yml", "an online endpoint"), ("data-mnist.yml", "a data asset")],
 )
 def test_a_yaml_that_is_not_a_job_is_named_as_what_it_is(name: str, kind: str) -> None:
-    from workshop.paths import JOBS_DIR
 
     with pytest.raises(WorkshopError, match=f"is {kind} YAML, not a job") as info:
         binding.load(JOBS_DIR / name, {})

@@ -13,7 +13,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -58,8 +57,13 @@ APP = "azureml_inference_server_http.server.entry:app"
 
 
 def server_python() -> str:
-    """The interpreter that runs gunicorn and score.py: the one place that chooses it."""
-    return sys.executable
+    """The interpreter that runs gunicorn and score.py: the one place that chooses it.
+
+    jobs/deployment.yml's environment, built like a job's (the managed endpoint runs that one).
+    """
+    from workshop.runner.environment import deployment_interpreter
+
+    return str(deployment_interpreter())
 
 
 def server_command(fd: int) -> list[str]:

@@ -21,3 +21,15 @@ def data_cache() -> Path:
 def runs_dir() -> Path:
     """Local run outputs and the MLflow store live under `.workshop/`."""
     return Path(os.environ.get("WORKSHOP_HOME", ROOT / ".workshop"))
+
+
+def env_cache() -> Path:
+    """Job environments built from conda files, keyed by content: `WORKSHOP_ENV_DIR`, else
+    `envs/` under the workshop home (tests share one per session: a build takes a while)."""
+    found = os.environ.get("WORKSHOP_ENV_DIR")
+    return Path(found) if found else runs_dir() / "envs"
+
+
+def download_cache() -> Path:
+    """`https://` inputs, downloaded once: `downloads/` under the workshop home."""
+    return runs_dir() / "downloads"

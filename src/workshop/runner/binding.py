@@ -185,8 +185,10 @@ class Assets:
         hit = self.lookup("data", ref)
         if hit is None:
             raise WorkshopError(
-                f"{where}: no data asset YAML here defines {ref.removeprefix('azureml:')}",
-                hint="add a data asset YAML to jobs/ (name, version, path) or use a local path",
+                f"{where}: no data asset YAML here defines {ref.removeprefix('azureml:')} "
+                "(a data asset registered in the workspace lives in the cloud)",
+                hint="add a data asset YAML (name, version, path) next to the job or in jobs/, "
+                f"or pass a local copy: --set {where.split(': ', 1)[-1]}.path=PATH",
             )
         path, data = hit
         local = (path.parent / str(data.get("path", ""))).resolve()
@@ -211,7 +213,7 @@ def resolve_input(value: Any, base: Path, assets: Assets, where: str) -> str:
             raise WorkshopError(
                 f"{where}: the input has no path or value", hint="give it `path:` or a literal"
             )
-        return resolve_path(str(path), base, assets, where)
+        return resolve_path(str(path), base, assets, where, value.get("type"))
     return literal(value)
 
 
@@ -222,17 +224,22 @@ def literal(value: Any) -> str:
     return str(value)
 
 
-def resolve_path(path: str, base: Path, assets: Assets, where: str) -> str:
+# The SDK writes a job's non-asset input path as `azureml:<path>`, URLs included.
+_SDK_PREFIX = re.compile(r"^azureml:(?!//)")
+
+
+def resolve_path(path: str, base: Path, assets: Assets, where: str, kind: str | None = None) -> str:
+    from workshop.runner import download
+
     parsed = parse_asset(path)
     if parsed is not None and parsed.pinned:
         return str(assets.data_path(path, where))
-    if path.startswith(("azureml://", "http://", "https://", "wasbs://", "abfss://")):
-        raise WorkshopError(
-            f"{where}: {path} is cloud storage, which a local run cannot read",
-            hint="use a data asset defined in jobs/ (azureml:mnist:1) or a local folder",
-        )
-    # The SDK writes a sweep's local input path as `azureml:<path>`: strip it back.
-    local = (base / path.removeprefix("azureml:")).resolve()
+    plain = _SDK_PREFIX.sub("", path)
+    if plain.startswith(download.WEB):
+        return str(download.fetch(plain, where, kind))
+    if "://" in plain:
+        raise download.cloud_only(plain, where)
+    local = (base / plain).resolve()
     if not local.exists():
         raise WorkshopError(f"{where}: local path {local} does not exist", hint="fix the path")
     return str(local)

@@ -1,8 +1,9 @@
 """Command jobs, and the one way every command runs: a job, a sweep trial or a pipeline step.
 
 A `Task` is a command with its inputs bound; `run_tasks` gives each one a fresh folder with its
-outputs, an MLflow run nested under the parent, a log (`user_logs/std_log.txt`, Azure's name),
-and a status read from its exit code.
+own copy of the code (`code/`, the working directory), its own scratch layer over the job's
+environment (`environment/`), its outputs, an MLflow run nested under the parent, a log
+(`user_logs/std_log.txt`, Azure's name), and a status read from its exit code.
 """
 
 from __future__ import annotations
@@ -15,8 +16,11 @@ from typing import Any
 
 from workshop.errors import WorkshopError
 from workshop.runner import binding
+from workshop.runner.environment import Environments
+from workshop.runner.folders import inside
 from workshop.runner.process import Launch, Outcome, child_environment, run_all
 from workshop.runner.records import FAILED, FINISHED, KILLED, SKIPPED, Interrupted, RunRecord
+from workshop.runner.snapshot import copy_code
 from workshop.runner.tracking import Tracker
 
 
@@ -29,6 +33,7 @@ class Context:
     assets: binding.Assets
     cores: int
     folder: Path  # .workshop/runs/<run-id>
+    environments: Environments
 
 
 @dataclass
@@ -38,9 +43,10 @@ class Task:
     name: str
     kind: str  # command | trial | step
     command: str
-    code: Path
+    code: Path | None  # None: the job has no `code:` and starts in an empty folder
     values: dict[str, str]  # "inputs.x" / "search_space.k" -> text
     outputs: list[str]
+    environment: Any = None  # the YAML's value (a reference or an inline dict)
     env: dict[str, str] = field(default_factory=dict)
     params: dict[str, Any] = field(default_factory=dict)
     timeout: float | None = None
@@ -69,17 +75,15 @@ def component_task(
                 hint=f"bind it in the YAML (inputs: {input_name}: ...) or --set it",
             )
     code = component.get("code")
-    if not code:
-        owner = where.removesuffix(".inputs").removesuffix(": inputs")  # the job or step
-        raise WorkshopError(f"{owner}: no `code` folder", hint="set code: ../src/training")
     return Task(
         name=name,
         kind=kind,
         command=str(component["command"]),
-        code=Path(str(code)),
+        code=Path(str(code)) if code else None,
         values=values,
         outputs=list((component.get("outputs") or {}).keys()),
         env={k: str(v) for k, v in (component.get("environment_variables") or {}).items()},
+        environment=component.get("environment"),
     )
 
 
@@ -118,7 +122,8 @@ def run_tasks(
     records = [RunRecord(task.name, task.kind, params=dict(task.params)) for task in tasks]
     launches: list[Launch] = []
     for task, folder, record in zip(tasks, folders, records, strict=True):
-        outputs = {name: folder / "outputs" / name for name in task.outputs}
+        folder = inside(ctx.folder, str(folder))
+        outputs = {name: inside(folder, "outputs", name) for name in task.outputs}
         values = {**task.values, **{f"outputs.{n}": str(p) for n, p in outputs.items()}}
         command = binding.render(task.command, values, f"{task.name}: command")
         record.folder = str(folder)
@@ -127,8 +132,8 @@ def run_tasks(
             Launch(
                 label=task.name,
                 command=command,
-                cwd=task.code,
-                env=child_environment(task.env),
+                cwd=folder / "code",
+                env={},  # set when it starts: its layer over the environment is made then
                 log_path=folder / "user_logs" / "std_log.txt",
                 timeout=task.timeout,
             )
@@ -136,6 +141,10 @@ def run_tasks(
     started: dict[int, float] = {}
 
     def on_start(i: int) -> dict[str, str]:
+        task, launch = tasks[i], launches[i]
+        copy_code(task.code, launch.cwd)
+        layer = ctx.environments[task.environment].layer(launch.cwd.parent / "environment")
+        launch.env = child_environment({**layer, **task.env})
         for path in records[i].outputs.values():
             Path(path).mkdir(parents=True, exist_ok=True)
         run_id = ctx.tracker.start(tasks[i].name, parent, {"workshop.kind": tasks[i].kind})

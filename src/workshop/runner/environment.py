@@ -1,57 +1,237 @@
-"""`compute` and `environment` locally: this machine and this virtualenv, checked against the pins.
+"""A job's `environment` on this machine: built from its conda file, or a scratch substitute.
 
-A model trained here must load in the cloud environment, so a local numpy, scikit-learn or mlflow
-that differs from the environment's conda pins is worth a warning before the run starts.
+An environment with a conda file (an `azureml:NAME:VERSION` defined by a YAML here, or inline
+`image:` + `conda_file:`) is realised as declared: a virtualenv with its pip section, built once
+per content with uv (`venv.build`). One that cannot be reproduced here (an image alone, a docker
+build context, a curated or registry environment) is replaced by a scratch environment over the
+tool's own packages, and one line says so. Either way every task runs in a layer of its own over
+that environment (`venv.layer`), so a job's `pip install` never reaches the tool or the cache.
 """
 
 from __future__ import annotations
 
-import re
-from importlib import metadata
+import json
+import sys
+import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
+from rich.console import Console
 
-from workshop.runner.binding import Assets
+from workshop.errors import WorkshopError
+from workshop.jobspec.conda import CondaFile, CondaFileError, read_conda_file
+from workshop.paths import JOBS_DIR, ROOT
+from workshop.runner import venv
+from workshop.runner.binding import ASSET_REF, Assets, LoadedJob, spec_of_node
 
-CHECKED = ("numpy", "scikit-learn", "mlflow")
-PIN = re.compile(r"^\s*(?P<name>[A-Za-z0-9_.-]+)\s*==\s*(?P<version>[^\s;#]+)")
-
-
-def conda_pins(conda_file: Path) -> dict[str, str]:
-    """`name==version` pins from a conda file's pip section (and plain conda `name=version`)."""
-    data = yaml.safe_load(conda_file.read_text(encoding="utf-8")) or {}
-    pins: dict[str, str] = {}
-    for dep in data.get("dependencies", []):
-        entries = dep.get("pip", []) if isinstance(dep, dict) else [str(dep).replace("=", "==", 1)]
-        for entry in entries:
-            match = PIN.match(str(entry).replace("===", "=="))
-            if match:
-                pins[match["name"].lower()] = match["version"]
-    return pins
+console = Console(stderr=True)
+SUBSTITUTE = "runs in a scratch environment over this tool's packages (readable, not writable)"
 
 
-def pin_warnings(environment: Any, assets: Assets) -> list[str]:
-    """Where local versions differ from the pins of the job's environment (empty if they agree)."""
-    ref = environment if isinstance(environment, str) else ""
-    ref = ref if ref.startswith("azureml:") else f"azureml:{ref}"
-    hit = assets.lookup("environment", ref)
-    if hit is None or not hit[1].get("conda_file"):
-        return []
-    path, data = hit
-    conda_file = path.parent / str(data["conda_file"])
-    if not conda_file.is_file():
-        return [f"{conda_file} (the environment's conda file) is missing"]
-    pins = conda_pins(conda_file)
-    warnings = []
-    for name in CHECKED:
-        if name not in pins:
+@dataclass(frozen=True)
+class Plan:
+    """What a job's environment becomes here: `conda` to build, or a substitute and why."""
+
+    label: str
+    conda: CondaFile | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class Realised:
+    """An environment ready for tasks: `base` is the cached virtualenv or the tool's prefix."""
+
+    plan: Plan
+    base: Path
+
+    def layer(self, dest: Path) -> dict[str, str]:
+        """A fresh scratch layer at `dest` for one task; the variables that put a process in it."""
+        venv.layer(self.base, dest)
+        return venv.environment_variables(dest)
+
+    @property
+    def python(self) -> Path:
+        return self.base / "bin" / "python"
+
+
+def describe(value: Any) -> str:
+    """How the YAML names an environment, in one short phrase (never a Python dict)."""
+    if value is None:
+        return "(none)"
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict):
+        parts = []
+        if value.get("image"):
+            parts.append(f"image {value['image']}")
+        if value.get("conda_file"):
+            parts.append("a conda file")
+        if value.get("build"):
+            build = value["build"]
+            parts.append(
+                f"docker build {build.get('path', '') if isinstance(build, dict) else build}"
+            )
+        return " + ".join(parts) or "an empty inline environment"
+    return str(value)
+
+
+def key(value: Any) -> str:
+    """An environment value as a dictionary key (inline environments are dicts)."""
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+def plan(value: Any, assets: Assets, conda_paths: dict[str, Path], where: str) -> Plan:
+    label = describe(value)
+    if value is None:
+        return Plan(label, reason="the job names no environment")
+    if isinstance(value, dict):
+        if value.get("conda_file"):
+            path = conda_paths.get(key(value["conda_file"]))
+            if path is not None:
+                return Plan(label, conda=_read(path, where))
+        if value.get("build"):
+            return Plan(label, reason="a docker build needs Docker, which local runs do not use")
+        return Plan(label, reason="an image alone needs Docker, which local runs do not use")
+    ref = str(value)
+    if ASSET_REF.match(ref):
+        hit = assets.lookup("environment", ref)
+        if hit is None:
+            return Plan(
+                label,
+                reason="it is defined in the workspace (curated or registered), "
+                "not by an environment YAML here",
+            )
+        path, data = hit
+        if data.get("conda_file"):
+            return Plan(label, conda=_read(path.parent / str(data["conda_file"]), str(path)))
+        if data.get("build"):
+            return Plan(label, reason=f"{_short(path)} is a docker build context")
+        return Plan(label, reason=f"{_short(path)} is the image {data.get('image')} alone")
+    if ref.startswith("azureml://registries/"):
+        return Plan(label, reason="it lives in an Azure ML registry")
+    return Plan(label, reason="it is not an environment defined here")
+
+
+def _read(path: Path, where: str) -> CondaFile:
+    try:
+        return read_conda_file(path)
+    except CondaFileError as exc:
+        raise WorkshopError(f"{where}: {exc}", hint="fix the environment's conda file") from None
+
+
+def _short(path: Path) -> str:
+    try:
+        return str(path.relative_to(ROOT))
+    except ValueError:
+        return str(path)
+
+
+def values(job: LoadedJob) -> list[Any]:
+    """Every environment the job's tasks use (a pipeline's steps may each have their own)."""
+    spec = job.spec
+    if job.kind == "pipeline":
+        nodes = [spec_of_node(node) for node in (spec.get("jobs") or {}).values()]
+    elif job.kind == "sweep":
+        nodes = [spec.get("trial") or {}]
+    else:
+        nodes = [spec.get("component") or {}]
+    return [node.get("environment", spec.get("environment")) for node in nodes]
+
+
+def conda_paths(entity: Any) -> dict[str, Path]:
+    """Inline conda files are inlined in the job's dictionary form; the SDK keeps their paths."""
+    found: dict[str, Path] = {}
+    stack = [(entity, 0)]
+    while stack:
+        item, depth = stack.pop()
+        env = getattr(item, "environment", None)
+        path, content = getattr(env, "_conda_file_path", None), getattr(env, "conda_file", None)
+        if path and content:
+            found[key(content)] = Path(path)
+        if depth >= 2:  # job -> step -> its component/trial; some SDK properties build anew
             continue
-        try:
-            local = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            local = "not installed"
-        if local != pins[name]:
-            warnings.append(f"{name} {local} here, {pins[name]} in {conda_file.name}")
-    return warnings
+        for name in ("component", "trial"):
+            child = getattr(item, name, None)
+            if child is not None and not isinstance(child, str):
+                stack.append((child, depth + 1))
+        jobs = getattr(item, "jobs", None)
+        if isinstance(jobs, dict):
+            stack.extend((node, depth + 1) for node in jobs.values())
+    return found
+
+
+class Environments:
+    """The environments of one job: planned when loaded, realised before any task starts."""
+
+    def __init__(self, job: LoadedJob, assets: Assets) -> None:
+        paths = conda_paths(job.entity)
+        self.plans: dict[str, Plan] = {}
+        for value in values(job):
+            if key(value) not in self.plans:
+                self.plans[key(value)] = plan(value, assets, paths, job.path.name)
+        self.ready: dict[str, Realised] = {}
+
+    def summary(self) -> str:
+        return ", ".join(p.label for p in self.plans.values()) or "(none)"
+
+    def realise(self) -> None:
+        """Build what is not built yet (fails before any job starts); note every substitute."""
+        for name, item in self.plans.items():
+            self.ready[name] = realise(item)
+
+    def __getitem__(self, value: Any) -> Realised:
+        return self.ready[key(value)]
+
+
+def realise(item: Plan) -> Realised:
+    if item.conda is None:
+        console.print(
+            f"environment {item.label}: {item.reason}; the job {SUBSTITUTE}",
+            highlight=False,
+            soft_wrap=True,
+        )
+        return Realised(item, Path(sys.prefix))
+    conda = item.conda
+    python = venv.find_interpreter(conda.python, conda.path)
+    others = [
+        d
+        for d in conda.data.get("dependencies") or []
+        if isinstance(d, str) and d.split("=")[0].strip() not in {"python", "pip"}
+    ]
+    if others:
+        console.print(
+            f"[yellow]warning:[/] {_short(conda.path)}: conda packages are not "
+            f"installed locally, only the pip section: {', '.join(others)}"
+        )
+    found = venv.built(conda, python)
+    if found is None:
+        console.print(
+            f"environment {item.label}: building it from {_short(conda.path)} with uv "
+            f"(Python {python.version}, {len(venv.requirements(conda))} requirements; once per "
+            "content, then cached)...",
+            highlight=False,
+            soft_wrap=True,
+        )
+        started = time.monotonic()
+        found = venv.build(conda, python)
+        console.print(
+            f"environment built in {time.monotonic() - started:.1f} s: {found}",
+            highlight=False,
+            soft_wrap=True,
+        )
+    return Realised(item, found)
+
+
+def interpreter_for(value: Any, folder: Path = JOBS_DIR) -> Path:
+    """The python of an environment (built if needed); the tool's own for a substitute."""
+    item = plan(value, Assets(folder), {}, str(folder))
+    return realise(item).python if item.conda else Path(sys.executable)
+
+
+def deployment_interpreter(deployment: Path = JOBS_DIR / "deployment.yml") -> Path:
+    """The python `workshop serve` runs the inference server with: the deployment's environment."""
+    import yaml
+
+    data = yaml.safe_load(deployment.read_text(encoding="utf-8")) or {}
+    return interpreter_for(data.get("environment"), deployment.parent)

@@ -11,11 +11,11 @@ from typing import Any
 
 from rich.console import Console
 
-from workshop.errors import WorkshopError
 from workshop.paths import runs_dir
 from workshop.runner import binding
 from workshop.runner.command import Context, Task, run_command_job
-from workshop.runner.environment import pin_warnings
+from workshop.runner.environment import Environments
+from workshop.runner.folders import check_names
 from workshop.runner.pipeline import run_pipeline
 from workshop.runner.process import sigterm_as_interrupt
 from workshop.runner.records import KILLED, Interrupted, RunRecord
@@ -41,17 +41,21 @@ def run_job(path: Path, options: RunOptions | None = None) -> RunRecord:
     experiment = job.experiment
     run_name = f"{job.path.stem}-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
     folder = runs_dir() / "runs" / run_name
-    _report_compute(job, assets, cores)
-    tracker = Tracker(experiment)
-    ctx = Context(job, tracker, assets, cores, folder)
+    check_names(job)
+    environments = Environments(job, assets)
+    _report_compute(job, environments, cores)
     started = time.monotonic()
     with sigterm_as_interrupt():
         try:
+            environments.realise()  # before any job starts: a broken environment fails here
+            tracker = Tracker(experiment)
+            ctx = Context(job, tracker, assets, cores, folder, environments)
             record = _dispatch(ctx)
-        except Interrupted as exc:
-            record = exc.records[0] if exc.records else RunRecord(job.path.stem, job.kind)
+        except KeyboardInterrupt as exc:  # Ctrl-C, SIGTERM, SIGHUP
+            records = exc.records if isinstance(exc, Interrupted) else []
+            record = records[0] if records else RunRecord(job.path.stem, job.kind)
             record.status = KILLED
-            record.error = "interrupted (Ctrl-C or SIGTERM): every child process was stopped"
+            record.error = "interrupted (a stop signal): every child process was stopped"
     record.seconds = time.monotonic() - started
     record.folder = str(folder)
     record.experiment = experiment
@@ -74,34 +78,26 @@ def _dispatch(ctx: Context) -> RunRecord:
             for name, value in (spec.get("inputs") or {}).items()
         }
         values.update({f"search_space.{k}": binding.literal(v) for k, v in params.items()})
-        if not trial.get("code"):
-            raise WorkshopError(f"{ctx.job.path.name}: trial has no `code` folder")
         return Task(
             name="trial",
             kind="trial",
             command=str(trial["command"]),
-            code=Path(str(trial["code"])),
+            code=Path(str(trial["code"])) if trial.get("code") else None,
             values=values,
             outputs=list((spec.get("outputs") or {}).keys()),
             env={k: str(v) for k, v in (trial.get("environment_variables") or {}).items()},
+            environment=trial.get("environment"),
         )
 
     return run_sweep(ctx, ctx.job.path.stem, spec, trial_task, ctx.folder, None)
 
 
-def _report_compute(job: binding.LoadedJob, assets: binding.Assets, cores: int) -> None:
+def _report_compute(job: binding.LoadedJob, environments: Environments, cores: int) -> None:
     spec = job.spec
     compute = spec.get("compute") or (spec.get("settings") or {}).get("default_compute")
-    component = spec.get("component") or spec.get("trial") or {}
-    environment = spec.get("environment") or component.get("environment")
-    if not environment:
-        for node in (spec.get("jobs") or {}).values():
-            environment = environment or binding.spec_of_node(node).get("environment")
     console.print(
         f"compute: {compute or '(none)'} -> local ({cores} cores); "
-        f"environment: {environment or '(none)'} -> local virtualenv",
+        f"environment: {environments.summary()}",
         highlight=False,
         soft_wrap=True,
     )
-    for warning in pin_warnings(environment, assets):
-        console.print(f"[yellow]warning:[/] version differs from the environment: {warning}")

@@ -2,7 +2,8 @@
 
 A job's command runs under bash in its own session, so Ctrl-C at the terminal reaches only the
 runner; the runner then stops every child's whole process group (SIGTERM, then SIGKILL after a
-grace period) before it lets the interrupt go on. SIGTERM to the runner is handled the same way.
+grace period) before it lets the interrupt go on. SIGTERM and SIGHUP (the terminal closed) to the
+runner are handled the same way, and so are the helper processes (environment builds) of `call`.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -22,6 +22,8 @@ from typing import IO
 
 GRACE_SECONDS = 5.0
 POLL_SECONDS = 0.1
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+"""Signals that stop a run like Ctrl-C does (SIGINT is Python's KeyboardInterrupt already)."""
 _print_lock = threading.Lock()
 
 
@@ -71,9 +73,8 @@ def shell() -> list[str]:
 
 
 def child_environment(extra: dict[str, str]) -> dict[str, str]:
-    """This environment, this virtualenv's python first on PATH, unbuffered output, plus extra."""
+    """This process's variables with unbuffered output, plus extra (the job's environment's)."""
     env = dict(os.environ)
-    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     env["PYTHONUNBUFFERED"] = "1"
     env.update(extra)
     return env
@@ -81,7 +82,7 @@ def child_environment(extra: dict[str, str]) -> dict[str, str]:
 
 @contextlib.contextmanager
 def sigterm_as_interrupt() -> Iterator[None]:
-    """Treat SIGTERM like Ctrl-C (KeyboardInterrupt) while runs are in flight."""
+    """Treat SIGTERM and SIGHUP like Ctrl-C (KeyboardInterrupt) while runs are in flight."""
 
     def handler(signum: int, frame: object) -> None:
         raise KeyboardInterrupt(f"signal {signum}")
@@ -89,11 +90,35 @@ def sigterm_as_interrupt() -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.signal(signal.SIGTERM, handler)
+    previous = {sig: signal.signal(sig, handler) for sig in STOP_SIGNALS}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def call(
+    command: Sequence[str], *, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run a helper (uv) to its end, output captured; an interrupt stops its whole group first."""
+    popen = subprocess.Popen(
+        list(command),
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its children (uv's build backends) go with it
+    )
+    try:
+        out, err = popen.communicate()
+    except BaseException:
+        with _signals_blocked():
+            _stop(popen)
+        raise
+    return subprocess.CompletedProcess(list(command), popen.returncode, out, err)
 
 
 def run_all(
@@ -182,7 +207,7 @@ def _pump(stream: IO[bytes], log_path: Path, label: str) -> None:
                 print(f"[{label}] {text}", flush=True)
 
 
-def _stop(popen: subprocess.Popen[bytes]) -> None:
+def _stop(popen: subprocess.Popen[bytes] | subprocess.Popen[str]) -> None:
     """SIGTERM the child's process group, SIGKILL it if it is still there after the grace."""
     if popen.poll() is not None:
         _kill_group(popen.pid, signal.SIGKILL)  # stragglers the command left behind
@@ -201,8 +226,8 @@ def _kill_group(pgid: int, sig: signal.Signals) -> None:
 
 @contextlib.contextmanager
 def _signals_blocked() -> Iterator[None]:
-    """Hold further Ctrl-C/SIGTERM while children are being stopped, so none is left running."""
-    signals = {signal.SIGINT, signal.SIGTERM}
+    """Hold further Ctrl-C/SIGTERM/SIGHUP while children are being stopped, so none is left."""
+    signals = {signal.SIGINT, *STOP_SIGNALS}
     if threading.current_thread() is not threading.main_thread():
         yield
         return

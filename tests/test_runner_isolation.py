@@ -1,0 +1,154 @@
+"""A local job is as isolated as on Azure: its own environment, its own copy of the code.
+
+Each test would fail on the runner before issue 11: jobs ran with the tool's `.venv` first on PATH
+(`pip install` rewrote it), inside the source folder (files landed in the repository, trials
+collided), and a job without `code:` or with an image environment did not run at all.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from workshop.errors import WorkshopError
+from workshop.paths import env_cache
+from workshop.runner import RunOptions, run_job
+from workshop.runner.venv import site_packages
+
+FIXTURES = Path(__file__).parent / "fixtures" / "runner"
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("WORKSHOP_HOME", str(tmp_path / "home"))
+    return tmp_path / "home"
+
+
+def tiny_wheel(folder: Path) -> Path:
+    """A pure-Python wheel pip can install offline (no build step, no index)."""
+    path = folder / "tinypkg-0.1-py3-none-any.whl"
+    info = "tinypkg-0.1.dist-info"
+    files = {
+        "tinypkg/__init__.py": "VALUE = 1\n",
+        f"{info}/METADATA": "Metadata-Version: 2.1\nName: tinypkg\nVersion: 0.1\n",
+        f"{info}/WHEEL": "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\n"
+        "Tag: py3-none-any\n",
+    }
+    files[f"{info}/RECORD"] = "".join(f"{name},,\n" for name in [*files, f"{info}/RECORD"])
+    with zipfile.ZipFile(path, "w") as wheel:
+        for name, text in files.items():
+            wheel.writestr(name, text)
+    return path
+
+
+def source_files() -> dict[str, bytes]:
+    folder = FIXTURES / "code"
+    return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+@pytest.mark.timeout(600)
+@pytest.mark.parametrize("environment", ["azureml:small:1", "azureml:imageonly:1"])
+def test_pip_install_in_a_job_changes_neither_the_tool_nor_the_source(
+    home: Path, tmp_path: Path, environment: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = source_files()
+    overrides = {"inputs.wheel.path": str(tiny_wheel(tmp_path)), "environment": environment}
+    record = run_job(FIXTURES / "install.yml", RunOptions(overrides=overrides))
+    log = (Path(record.folder or "") / "user_logs" / "std_log.txt").read_text()
+    assert record.status == "FINISHED", log
+    assert "imported" in log  # the job could import what it installed...
+    # ...but the tool's environment (this test's interpreter) has no trace of it
+    assert importlib.util.find_spec("tinypkg") is None
+    assert not (Path(sys.prefix) / "written-by-job").exists()
+    layer = Path(record.folder or "") / "environment"
+    assert (layer / "written-by-job").is_file()  # sys.prefix in the job was its own layer
+    assert any((p / "tinypkg").is_dir() for p in site_packages(layer))
+    # the cached environment stays as built, for the next job
+    for built in env_cache().iterdir():
+        assert not any((p / "tinypkg").exists() for p in site_packages(built))
+        assert not (built / "written-by-job").exists()
+    # the job wrote into its working directory: a copy, not the repository's folder
+    assert (Path(record.folder or "") / "code" / "made-here.txt").read_text() == "made\n"
+    assert source_files() == before
+    notes = [line for line in capsys.readouterr().err.splitlines() if "scratch environment" in line]
+    if environment == "azureml:imageonly:1":
+        assert len(notes) == 1, notes  # one line says what was substituted
+        assert "python:3.11-slim" in notes[0] and "{" not in notes[0]
+    else:
+        assert notes == []
+
+
+@pytest.mark.timeout(300)
+def test_a_job_without_code_runs_in_an_empty_folder(home: Path) -> None:
+    record = run_job(FIXTURES / "hello.yml")
+    log = (Path(record.folder or "") / "user_logs" / "std_log.txt").read_text()
+    assert record.status == "FINISHED", log
+    assert log.splitlines() == ["hello world", "0"]
+
+
+@pytest.mark.timeout(300)
+def test_two_trials_writing_the_same_relative_path_both_succeed(home: Path) -> None:
+    record = run_job(FIXTURES / "same-path.yml")
+    assert [trial.status for trial in record.children] == ["FINISHED", "FINISHED"], [
+        trial.error for trial in record.children
+    ]
+    values = sorted((Path(t.outputs["out"]) / "x").read_text() for t in record.children)
+    assert values == ["1\n", "2\n"]
+    assert not (FIXTURES / "code" / "model").exists()
+
+
+@pytest.mark.timeout(300)
+def test_an_environment_whose_pins_conflict_fails_before_the_job(home: Path) -> None:
+    with pytest.raises(WorkshopError) as info:
+        run_job(
+            FIXTURES / "install.yml", RunOptions(overrides={"environment": "azureml:conflict:1"})
+        )
+    message = str(info.value)
+    assert str(FIXTURES / "environments" / "conflict.yml") in message  # the file to fix
+    assert "No solution found" in message and "numpy==1.19.0" in message  # uv's own words
+    assert not (home / "runs").exists()  # no job started
+    assert not [p for p in env_cache().iterdir() if p.name.startswith(".building")]
+
+
+def test_a_conda_file_asking_for_a_python_this_machine_lacks_says_so(tmp_path: Path) -> None:
+    from workshop.jobspec.conda import read_conda_file
+    from workshop.runner.venv import find_interpreter
+
+    (tmp_path / "conda.yml").write_text("dependencies:\n  - python=3.4\n  - pip\n")
+    with pytest.raises(WorkshopError, match=r"asks for Python 3\.4, and this machine has no"):
+        find_interpreter(read_conda_file(tmp_path / "conda.yml").python, tmp_path / "conda.yml")
+
+
+@pytest.mark.parametrize(
+    ("environment", "reason"),
+    [
+        ("azureml://registries/azureml/environments/sklearn-1.5/labels/latest", "registry"),
+        ("azureml:AzureML-sklearn-1.0-ubuntu20.04-py38-cpu@latest", "defined in the workspace"),
+        ({"image": "python:3.11-slim", "name": "CliV2AnonymousEnvironment"}, "image alone"),
+    ],
+)
+def test_environments_that_cannot_be_built_here_are_substituted(environment, reason) -> None:
+    from workshop.runner.binding import Assets
+    from workshop.runner.environment import describe, plan
+
+    found = plan(environment, Assets(FIXTURES), {}, "job.yml")
+    assert found.conda is None and reason in (found.reason or "")
+    assert "{" not in describe(environment)
+
+
+def test_output_names_that_would_leave_the_run_folder_are_refused(
+    home: Path, tmp_path: Path
+) -> None:
+    job = tmp_path / "escape.yml"
+    job.write_text(
+        (FIXTURES / "hello.yml").read_text()
+        + 'outputs:\n  "../../../escaped":\n    type: uri_folder\n'
+    )
+    (tmp_path / "env-image.yml").write_text((FIXTURES / "env-image.yml").read_text())
+    with pytest.raises(WorkshopError, match=r"output name '\.\./\.\./\.\./escaped' is not an"):
+        run_job(job)
+    assert not (tmp_path / "escaped").exists() and not (home / "runs").exists()
