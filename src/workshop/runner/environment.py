@@ -21,9 +21,10 @@ from rich.console import Console
 
 from workshop.errors import WorkshopError
 from workshop.jobspec.conda import CondaFile, CondaFileError, read_conda_file
+from workshop.jobspec.references import parse_asset
 from workshop.paths import JOBS_DIR, ROOT
 from workshop.runner import venv
-from workshop.runner.binding import ASSET_REF, Assets, LoadedJob, spec_of_node
+from workshop.runner.binding import Assets, LoadedJob, spec_of_node
 
 console = Console(stderr=True)
 SUBSTITUTE = "runs in a scratch environment over this tool's packages (readable, not writable)"
@@ -94,7 +95,8 @@ def plan(value: Any, assets: Assets, conda_paths: dict[str, Path], where: str) -
             return Plan(label, reason="a docker build needs Docker, which local runs do not use")
         return Plan(label, reason="an image alone needs Docker, which local runs do not use")
     ref = str(value)
-    if ASSET_REF.match(ref):
+    parsed = parse_asset(ref)
+    if parsed is not None and parsed.pinned:
         hit = assets.lookup("environment", ref)
         if hit is None:
             return Plan(

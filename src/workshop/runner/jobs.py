@@ -17,10 +17,10 @@ from workshop.runner.command import Context, Task, run_command_job
 from workshop.runner.environment import Environments
 from workshop.runner.folders import check_names
 from workshop.runner.pipeline import run_pipeline
-from workshop.runner.process import sigterm_as_interrupt
 from workshop.runner.records import KILLED, Interrupted, RunRecord
 from workshop.runner.sweep import run_sweep
 from workshop.runner.tracking import Tracker
+from workshop.stopping import stop_signals_interrupt
 
 console = Console(stderr=True)
 
@@ -45,7 +45,7 @@ def run_job(path: Path, options: RunOptions | None = None) -> RunRecord:
     environments = Environments(job, assets)
     _report_compute(job, environments, cores)
     started = time.monotonic()
-    with sigterm_as_interrupt():
+    with stop_signals_interrupt():
         try:
             environments.realise()  # before any job starts: a broken environment fails here
             tracker = Tracker(experiment)

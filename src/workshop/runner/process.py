@@ -15,14 +15,15 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from workshop.stopping import signals_held
+
 GRACE_SECONDS = 5.0
 POLL_SECONDS = 0.1
-STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 """Signals that stop a run like Ctrl-C does (SIGINT is Python's KeyboardInterrupt already)."""
 _print_lock = threading.Lock()
 
@@ -80,24 +81,6 @@ def child_environment(extra: dict[str, str]) -> dict[str, str]:
     return env
 
 
-@contextlib.contextmanager
-def sigterm_as_interrupt() -> Iterator[None]:
-    """Treat SIGTERM and SIGHUP like Ctrl-C (KeyboardInterrupt) while runs are in flight."""
-
-    def handler(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = {sig: signal.signal(sig, handler) for sig in STOP_SIGNALS}
-    try:
-        yield
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
-
-
 def call(
     command: Sequence[str], *, cwd: Path | None = None, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
@@ -115,7 +98,7 @@ def call(
     try:
         out, err = popen.communicate()
     except BaseException:
-        with _signals_blocked():
+        with signals_held():
             _stop(popen)
         raise
     return subprocess.CompletedProcess(list(command), popen.returncode, out, err)
@@ -168,7 +151,7 @@ def run_all(
                 break
             time.sleep(POLL_SECONDS)
     except BaseException:
-        with _signals_blocked():
+        with signals_held():
             for item in running:
                 _stop(item.popen)
             for item in running:
@@ -222,17 +205,3 @@ def _stop(popen: subprocess.Popen[bytes] | subprocess.Popen[str]) -> None:
 def _kill_group(pgid: int, sig: signal.Signals) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, sig)
-
-
-@contextlib.contextmanager
-def _signals_blocked() -> Iterator[None]:
-    """Hold further Ctrl-C/SIGTERM/SIGHUP while children are being stopped, so none is left."""
-    signals = {signal.SIGINT, *STOP_SIGNALS}
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    signal.pthread_sigmask(signal.SIG_BLOCK, signals)
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, signals)
