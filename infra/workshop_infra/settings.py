@@ -407,3 +407,25 @@ def settings_from_stack() -> Settings:
             values[key[len(namespace) :]] = value
     location = pulumi.Config("azure-native").get("location")
     return load_settings(values, location)
+
+
+def _as_config_text(value: object) -> str:
+    """A YAML value from a stack file as Pulumi hands it to the program (arrays as JSON)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list | dict):
+        return json.dumps(value)
+    return str(value)
+
+
+def settings_from_stack_file(config: Mapping[str, object], location: str | None = None) -> Settings:
+    """Validate a stack's config as its files hold it, with the rules `pulumi preview` applies.
+
+    `config` maps project keys without the namespace, and provider keys whole, to YAML values
+    (what `workshop.azure.stack.stack_config` returns), so `workshop preflight` reads a stack
+    the way the program will, before the first `pulumi up`. `location` stands in for an unset
+    `azure-native:location` (a deployed stack's output).
+    """
+    values = {key: _as_config_text(value) for key, value in config.items() if ":" not in key}
+    region = config.get(LOCATION_KEY) or location
+    return load_settings(values, None if region is None else str(region))
