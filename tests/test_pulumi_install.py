@@ -74,3 +74,21 @@ def test_make_setup_syncs_the_same_file_from_the_same_folder() -> None:
     assert recipe is not None
     assert f"cd {PROJECT['main'].rstrip('/')} && " in recipe.group(1)
     assert "pip sync --quiet requirements.txt" in recipe.group(1)
+
+
+def test_pulumi_new_asks_only_for_what_has_no_default() -> None:
+    # `template.config` is required in a template section and takes description/default/secret:
+    # https://www.pulumi.com/docs/iac/concepts/projects/project-file/#template-options
+    from workshop_infra.project_file import project_file
+    from workshop_infra.settings import LOCATION_KEY
+
+    asked = PROJECT["template"]["config"]
+    assert asked, "a template section needs config"
+    assert LOCATION_KEY in asked  # required, and no default anywhere
+    declared = project_file().settings
+    for key, prompt in asked.items():
+        assert set(prompt) <= {"description", "default", "secret"}, key
+        assert prompt.get("description"), key
+        short = key.removeprefix(f"{PROJECT['name']}:")
+        assert key == LOCATION_KEY or short in declared, f"{key} is not a setting"
+        assert "default" not in prompt, f"{key}: its default belongs in `config:` alone"
