@@ -127,6 +127,17 @@ def test_a_type_the_program_cannot_read_fails_before_any_value_is_used(tmp_path:
     assert "reads this setting as boolean" in str(caught.value)
 
 
+def test_a_setting_the_program_reads_but_pulumi_yaml_lacks_names_the_file(tmp_path: Path) -> None:
+    project = _project()
+    del project["config"]["aml-workshop:ttlDays"]
+    path = tmp_path / "Pulumi.yaml"
+    path.write_text(yaml.safe_dump(project, sort_keys=False))
+    with pytest.raises(ConfigError) as caught:
+        load_settings({}, "westeurope", declared=read_project_file(path))
+    assert f"{path}: aml-workshop:ttlDays" in str(caught.value)
+    assert "not declared" in str(caught.value)
+
+
 def test_a_renamed_project_is_refused_with_the_name_to_keep(tmp_path: Path) -> None:
     project = _project()
     project["name"] = "my-copy"
