@@ -17,10 +17,11 @@ $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11 or run 'make PYTHON=/path/to/python3.11'" >&2; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 
-$(STAMP): $(BIN)/python requirements/lock.txt pyproject.toml
+# infra/requirements.txt (the lock plus the project, editable) is what `pulumi install` installs
+# with pip from the program's folder; syncing the same file from there gives the same .venv.
+$(STAMP): $(BIN)/python infra/requirements.txt requirements/lock.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
-	VIRTUAL_ENV=$(VENV) $(UV) pip sync --quiet requirements/lock.txt
-	VIRTUAL_ENV=$(VENV) $(UV) pip install --quiet --no-deps -e .
+	cd infra && VIRTUAL_ENV=$(CURDIR)/$(VENV) $(CURDIR)/$(UV) pip sync --quiet requirements.txt
 	@touch $(STAMP)
 
 setup: $(STAMP) ## create .venv and install the pinned dependencies (fast when nothing changed)

@@ -10,29 +10,26 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import yaml
-
-PULUMI_YAML = Path(__file__).resolve().parents[2] / "Pulumi.yaml"
+from workshop_infra.project_file import PROJECT_FILE, Declared, read_project_file
 
 
-def _default(spec: dict) -> str:
-    if "default" not in spec:
-        return "(required)"
-    value = spec["default"]
+def _default(setting: Declared) -> str:
+    value = setting.default
     if value == "":
         return "''"
-    return json.dumps(value, ensure_ascii=False) if not isinstance(value, str) else value
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
-def render_table(pulumi_yaml: Path = PULUMI_YAML) -> str:
+def render_table(pulumi_yaml: Path = PROJECT_FILE) -> str:
     """One Markdown row per declared setting: key, type, default, description."""
-    config: dict[str, dict] = yaml.safe_load(pulumi_yaml.read_text(encoding="utf-8"))["config"]
+    project = read_project_file(pulumi_yaml)
     rows = ["| key | type | default | what it does |", "|---|---|---|---|"]
     rows.append("| `azure-native:location` | string | (required) | Azure region for everything. |")
-    for key, spec in config.items():
-        default = _default(spec).replace("|", "\\|")
-        description = str(spec.get("description", "")).replace("|", "\\|")
-        rows.append(f"| `{key}` | {spec.get('type', '')} | `{default}` | {description} |")
+    for setting in project.settings.values():
+        default = _default(setting).replace("|", "\\|")
+        description = setting.description.replace("|", "\\|")
+        key = f"{project.name}:{setting.key}"
+        rows.append(f"| `{key}` | {setting.type} | `{default}` | {description} |")
     return "\n".join(rows)
 
 

@@ -15,6 +15,7 @@ class ConfigError(pulumi.RunError):
         self.key = key
         self.value = value
         self.rule = rule
+        self.fix = fix
         message = f"{key} = {value!r}: {rule}"
         if fix:
             message += f"\n  fix: {fix}"

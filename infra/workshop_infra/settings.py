@@ -1,8 +1,10 @@
-"""The stack's settings: declared once (`SETTINGS`), read into one typed object, checked up front.
+"""The stack's settings, read into one typed object and checked up front.
 
-`Pulumi.yaml` declares the same keys, types, defaults and descriptions (a test keeps the two in
-step). Every value is validated before a resource is declared, so a bad stack fails `pulumi preview`
-at once with a message naming the key, the value and the rule.
+Pulumi.yaml declares each setting once: key, type, default, description (read by
+`project_file`). This module adds only what Pulumi cannot express there: ranges, name rules,
+GUIDs, e-mail addresses, cron, the region, choices and cross-field checks. Every value is
+validated before a resource is declared, so a bad stack fails `pulumi preview` at once with a
+message naming the key, the value and the rule.
 """
 
 from __future__ import annotations
@@ -15,203 +17,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from workshop_infra.errors import ConfigError
-from workshop_infra.naming import MAX_PREFIX_LENGTH, RULES, check_prefix
+from workshop_infra.naming import RULES, check_prefix
+from workshop_infra.project_file import ProjectFile, project_file
 from workshop_infra.trainees import Trainee, check_object_id, parse_trainees
 
 PROJECT = "aml-workshop"
 LOCATION_KEY = "azure-native:location"
 
-
-@dataclass(frozen=True)
-class Setting:
-    """One project setting as Pulumi.yaml declares it."""
-
-    key: str
-    type: str  # Pulumi.yaml config type: string | integer | boolean | array
-    default: str | int | bool | list[str]
-    description: str
-    items: str | None = None  # the element type of an array (Pulumi.yaml `items.type`)
-
-
-SETTINGS: tuple[Setting, ...] = (
-    Setting(
-        "prefix",
-        "string",
-        "mnistws",
-        f"Start of every resource name: 2-{MAX_PREFIX_LENGTH} lowercase letters, digits and "
-        "single hyphens, starting with a letter.",
-    ),
-    Setting(
-        "nameSuffixSeed",
-        "string",
-        "1",
-        "Change it to give every globally unique name a fresh random suffix (forces replacement).",
-    ),
-    Setting(
-        "existingResourceGroup",
-        "string",
-        "",
-        "Deploy into this existing resource group instead of creating one (empty: create one).",
-    ),
-    Setting(
-        "workspaceFriendlyName",
-        "string",
-        "MNIST hands-on",
-        "Workspace display name trainees see in Azure ML Studio.",
-    ),
-    Setting(
-        "workspaceDescription",
-        "string",
-        "Azure ML hands-on: logistic regression and k-NN on MNIST, then deploy the model.",
-        "Workspace description trainees see in Azure ML Studio.",
-    ),
-    Setting(
-        "publicNetworkAccess",
-        "boolean",
-        True,
-        "Reach the workspace from the internet (false: private endpoints only, which you add).",
-    ),
-    Setting(
-        "managedNetwork",
-        "string",
-        "Disabled",
-        "Managed network isolation: Disabled, AllowInternetOutbound or AllowOnlyApprovedOutbound "
-        "(cannot be switched off again once on).",
-    ),
-    Setting(
-        "containerRegistry",
-        "boolean",
-        True,
-        "The stack owns a Basic container registry (admin account off) that the workspace builds "
-        "images into and the cluster pulls from; false: Azure ML creates one at the first image "
-        "build, with the admin account on and outside the stack.",
-    ),
-    Setting(
-        "keyVaultPurgeProtection",
-        "boolean",
-        False,
-        "Purge protection on the key vault; irreversible, and blocks the vault name for the "
-        "retention period after a destroy. Off for workshop stacks.",
-    ),
-    Setting(
-        "computeVmSize",
-        "string",
-        "Standard_DS3_v2",
-        "VM size of the cpu-cluster nodes (Standard_<family>...).",
-    ),
-    Setting(
-        "computeMinNodes", "integer", 0, "Nodes kept running when idle (0: no cost when idle)."
-    ),
-    Setting("computeMaxNodes", "integer", 3, "Most nodes the cluster scales out to (>= 1)."),
-    Setting(
-        "computeIdleSeconds",
-        "integer",
-        120,
-        "Idle seconds before a node is released (60-86400).",
-    ),
-    Setting(
-        "computePriority",
-        "string",
-        "Dedicated",
-        "Dedicated, or LowPriority (cheaper, may be pre-empted).",
-    ),
-    Setting(
-        "deployerPrincipalType",
-        "string",
-        "User",
-        "What runs `pulumi up`: User (az login), ServicePrincipal (CI, OIDC) or Group; it is "
-        "granted blob write access to upload MNIST.",
-    ),
-    Setting(
-        "trainees",
-        "array",
-        [],
-        "Trainees: a list of {name, objectId, principalType (User, default; or ServicePrincipal, "
-        "Group)}; each gets AzureML Data Scientist on the workspace and read access to the data.",
-        items="object",
-    ),
-    Setting(
-        "traineeGroupObjectId",
-        "string",
-        "",
-        "An Entra group whose members are all trainees (object id; empty: none). Granted like "
-        "one trainee; members get no personal compute instance.",
-    ),
-    Setting(
-        "traineeComputeInstances",
-        "boolean",
-        False,
-        "Give every listed trainee a personal compute instance (assigned to them, stops when idle "
-        "and every night).",
-    ),
-    Setting(
-        "traineeComputeVmSize",
-        "string",
-        "Standard_DS11_v2",
-        "VM size of the trainees' compute instances.",
-    ),
-    Setting(
-        "traineeComputeIdleMinutes",
-        "integer",
-        30,
-        "Idle minutes before a compute instance shuts down (15-4320).",
-    ),
-    Setting(
-        "traineeComputeStopCron",
-        "string",
-        "0 19 * * *",
-        "When every compute instance is stopped, as a cron expression (minute hour day month "
-        "weekday) in traineeComputeTimeZone.",
-    ),
-    Setting(
-        "traineeComputeTimeZone",
-        "string",
-        "UTC",
-        "Time zone of the stop schedule, as Windows names it (UTC, Tokyo Standard Time, ...).",
-    ),
-    Setting(
-        "owner",
-        "string",
-        "",
-        "The `owner` tag on every resource: who answers for the costs (empty: the object id of "
-        "whoever runs `pulumi up`).",
-    ),
-    Setting(
-        "expiresOn",
-        "string",
-        "",
-        "The `expires-on` tag (YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ, UTC); empty: ttlDays after "
-        "the stack was first deployed. The ttl-sweeper workflow destroys expired stacks.",
-    ),
-    Setting(
-        "ttlDays",
-        "integer",
-        7,
-        "Days from the first deployment to `expires-on` when expiresOn is empty (1-365).",
-    ),
-    Setting(
-        "budgetAmount",
-        "integer",
-        100,
-        "Monthly cost budget on the resource group, in the billing currency; alerts at 50, 80 and "
-        "100 % actual and 100 % forecast. 0: no budget.",
-    ),
-    Setting(
-        "budgetEmails",
-        "array",
-        [],
-        "E-mail addresses alerted by the budget, besides the subscription's Owners (who are "
-        "always alerted, through an action group).",
-        items="string",
-    ),
-    Setting(
-        "purgeOnDestroy",
-        "boolean",
-        True,
-        "`pulumi destroy` purges the workspace and key vault instead of leaving them soft-deleted "
-        "(which blocks their names and quota for 7-14 days).",
-    ),
-)
 
 MANAGED_NETWORK_MODES = ("Disabled", "AllowInternetOutbound", "AllowOnlyApprovedOutbound")
 PRIORITIES = ("Dedicated", "LowPriority")
@@ -256,20 +68,20 @@ class Settings:
     compute_idle_seconds: int
     compute_priority: str
     deployer_principal_type: str
-    trainees: tuple[Trainee, ...] = ()
-    trainee_group_object_id: str | None = None
-    trainee_compute_instances: bool = False
-    trainee_compute_vm_size: str = "Standard_DS11_v2"
-    trainee_compute_idle_minutes: int = 30
-    trainee_compute_stop_cron: str = "0 19 * * *"
-    trainee_compute_time_zone: str = "UTC"
-    owner: str | None = None
-    expires_on: str | None = None  # normalised to YYYY-MM-DDTHH:MM:SSZ
-    ttl_days: int = 7
-    budget_amount: int = 100
-    budget_emails: tuple[str, ...] = ()
-    purge_on_destroy: bool = True
-    region_is_known: bool = True
+    trainees: tuple[Trainee, ...]
+    trainee_group_object_id: str | None
+    trainee_compute_instances: bool
+    trainee_compute_vm_size: str
+    trainee_compute_idle_minutes: int
+    trainee_compute_stop_cron: str
+    trainee_compute_time_zone: str
+    owner: str | None
+    expires_on: str | None  # normalised to YYYY-MM-DDTHH:MM:SSZ
+    ttl_days: int
+    budget_amount: int
+    budget_emails: tuple[str, ...]
+    purge_on_destroy: bool
+    region_is_known: bool
 
     @property
     def principals(self) -> tuple[Trainee, ...]:
@@ -402,49 +214,91 @@ def _check_emails(name: str, raw: str) -> tuple[str, ...]:
     return tuple(emails)
 
 
-def _check_range(name: str, raw: str, low: int, high: int, unit: str = "") -> int:
-    value = _parse_int(name, raw)
+def _check_range(name: str, value: int, low: int, high: int, unit: str = "") -> int:
     if not low <= value <= high:
         raise ConfigError(_key(name), value, f"must be between {low} and {high}{unit}")
     return value
 
 
-def load_settings(values: Mapping[str, str], location: str | None) -> Settings:
-    """Validate raw config strings (keys without the project namespace) into `Settings`.
-
-    `values` holds only the keys the stack sets; unknown keys are rejected, with the closest
-    declared key as the fix, because a misspelt setting would otherwise be silently ignored.
-    """
-    declared = {s.key: s for s in SETTINGS}
+def _reject_unknown(values: Mapping[str, str], declared: ProjectFile) -> None:
+    """A misspelt setting would otherwise be silently ignored: name the closest declared one."""
     for name in values:
-        if name not in declared:
-            close = difflib.get_close_matches(name, declared, n=1)
+        if name not in declared.settings:
+            close = difflib.get_close_matches(name, declared.settings, n=1)
             raise ConfigError(
                 _key(name),
                 values[name],
                 "is not a setting of this project",
                 fix=f"did you mean {_key(close[0])}?"
                 if close
-                else "see the config section of Pulumi.yaml",
+                else f"see the config section of {declared.path.name}",
             )
 
+
+def load_settings(
+    values: Mapping[str, str], location: str | None, *, declared: ProjectFile | None = None
+) -> Settings:
+    """Validate raw config strings (keys without the project namespace) into `Settings`.
+
+    `values` holds the keys the stack sets, as Pulumi passes them (text; JSON for arrays); an
+    unset key takes its default from Pulumi.yaml (`declared`, this project's by default), and its
+    declared type decides how the text is read.
+    """
+    declared = declared or project_file()
+    if declared.name != PROJECT:
+        raise ConfigError(
+            f"{declared.path}: name",
+            declared.name,
+            f"the program reads its settings as {PROJECT}:<key>",
+            fix=f"keep the project name {PROJECT} (`pulumi new --name {PROJECT}`)",
+        )
+    _reject_unknown(values, declared)
+
     def raw(name: str) -> str:
-        default = declared[name].default
-        # Structured values (arrays) reach the program as JSON text, as Pulumi passes them.
-        fallback = json.dumps(default) if isinstance(default, list) else str(default)
-        return str(values.get(name, fallback)).strip()
+        setting = declared.settings.get(name)
+        if setting is None:
+            raise ConfigError(
+                f"{declared.path}: {_key(name)}",
+                None,
+                "is read by the program but not declared",
+                fix="declare it (type, default, description) in the config section",
+            )
+        return str(values.get(name, setting.default_text)).strip()
+
+    def typed(name: str, kind: str) -> str:
+        """The text of a setting the program reads as `kind`, once Pulumi.yaml agrees."""
+        text = raw(name)
+        if declared.settings[name].type != kind:
+            raise ConfigError(
+                f"{declared.path}: {_key(name)}.type",
+                declared.settings[name].type,
+                f"the program reads this setting as {kind}",
+            )
+        return text
+
+    def flag(name: str) -> bool:
+        return _parse_bool(name, typed(name, "boolean"))
+
+    def whole(name: str) -> int:
+        return _parse_int(name, typed(name, "integer"))
+
+    def text(name: str) -> str:
+        return typed(name, "string")
+
+    def array(name: str) -> str:
+        return typed(name, "array")  # JSON; the setting's own rule reads the items
 
     region, known = _check_location(location)
-    prefix = raw("prefix")
+    prefix = text("prefix")
     check_prefix(prefix, _key("prefix"))
 
-    seed = raw("nameSuffixSeed")
+    seed = text("nameSuffixSeed")
     if not re.fullmatch(r"[\w.-]{1,64}", seed):
         raise ConfigError(
             _key("nameSuffixSeed"), seed, "must be 1-64 letters, digits, '.', '_' or '-'"
         )
 
-    existing_rg = raw("existingResourceGroup") or None
+    existing_rg = text("existingResourceGroup") or None
     if existing_rg is not None and not RULES["resource_group"].accepts(existing_rg):
         raise ConfigError(
             _key("existingResourceGroup"),
@@ -452,8 +306,8 @@ def load_settings(values: Mapping[str, str], location: str | None) -> Settings:
             f"is not a resource group name ({RULES['resource_group'].text})",
         )
 
-    min_nodes = _parse_int("computeMinNodes", raw("computeMinNodes"))
-    max_nodes = _parse_int("computeMaxNodes", raw("computeMaxNodes"))
+    min_nodes = whole("computeMinNodes")
+    max_nodes = whole("computeMaxNodes")
     if not 1 <= max_nodes <= MAX_NODES_LIMIT:
         raise ConfigError(
             _key("computeMaxNodes"), max_nodes, f"must be between 1 and {MAX_NODES_LIMIT}"
@@ -465,7 +319,7 @@ def load_settings(values: Mapping[str, str], location: str | None) -> Settings:
             f"must be between 0 and computeMaxNodes ({max_nodes})",
             fix="0 keeps the cluster free when idle",
         )
-    idle = _parse_int("computeIdleSeconds", raw("computeIdleSeconds"))
+    idle = whole("computeIdleSeconds")
     if not MIN_IDLE_SECONDS <= idle <= MAX_IDLE_SECONDS:
         raise ConfigError(
             _key("computeIdleSeconds"),
@@ -473,7 +327,7 @@ def load_settings(values: Mapping[str, str], location: str | None) -> Settings:
             f"must be between {MIN_IDLE_SECONDS} and {MAX_IDLE_SECONDS} seconds",
         )
 
-    cron = " ".join(raw("traineeComputeStopCron").split())
+    cron = " ".join(text("traineeComputeStopCron").split())
     if not CRON.fullmatch(cron):
         raise ConfigError(
             _key("traineeComputeStopCron"),
@@ -481,8 +335,8 @@ def load_settings(values: Mapping[str, str], location: str | None) -> Settings:
             "must be a 5-field cron expression (minute hour day month weekday)",
             fix="'0 19 * * *' stops every instance at 19:00",
         )
-    group = raw("traineeGroupObjectId")
-    budget = _check_range("budgetAmount", raw("budgetAmount"), 0, 1_000_000)
+    group = text("traineeGroupObjectId")
+    budget = _check_range("budgetAmount", whole("budgetAmount"), 0, 1_000_000)
 
     return Settings(
         location=region,
@@ -491,50 +345,48 @@ def load_settings(values: Mapping[str, str], location: str | None) -> Settings:
         name_suffix_seed=seed,
         existing_resource_group=existing_rg,
         workspace_friendly_name=_check_text(
-            "workspaceFriendlyName", raw("workspaceFriendlyName"), 128
+            "workspaceFriendlyName", text("workspaceFriendlyName"), 128
         ),
         workspace_description=_check_text(
-            "workspaceDescription", raw("workspaceDescription"), 1024
+            "workspaceDescription", text("workspaceDescription"), 1024
         ),
-        public_network_access=_parse_bool("publicNetworkAccess", raw("publicNetworkAccess")),
-        managed_network=_choice("managedNetwork", raw("managedNetwork"), MANAGED_NETWORK_MODES),
-        container_registry=_parse_bool("containerRegistry", raw("containerRegistry")),
-        key_vault_purge_protection=_parse_bool(
-            "keyVaultPurgeProtection", raw("keyVaultPurgeProtection")
-        ),
-        compute_vm_size=_check_vm_size("computeVmSize", raw("computeVmSize")),
+        public_network_access=flag("publicNetworkAccess"),
+        managed_network=_choice("managedNetwork", text("managedNetwork"), MANAGED_NETWORK_MODES),
+        container_registry=flag("containerRegistry"),
+        key_vault_purge_protection=flag("keyVaultPurgeProtection"),
+        compute_vm_size=_check_vm_size("computeVmSize", text("computeVmSize")),
         compute_min_nodes=min_nodes,
         compute_max_nodes=max_nodes,
         compute_idle_seconds=idle,
-        compute_priority=_choice("computePriority", raw("computePriority"), PRIORITIES),
+        compute_priority=_choice("computePriority", text("computePriority"), PRIORITIES),
         deployer_principal_type=_choice(
-            "deployerPrincipalType", raw("deployerPrincipalType"), PRINCIPAL_TYPES
+            "deployerPrincipalType", text("deployerPrincipalType"), PRINCIPAL_TYPES
         ),
-        trainees=parse_trainees(_key("trainees"), raw("trainees")),
+        trainees=parse_trainees(_key("trainees"), array("trainees")),
         trainee_group_object_id=(
             check_object_id(_key("traineeGroupObjectId"), group) if group else None
         ),
-        trainee_compute_instances=_parse_bool(
-            "traineeComputeInstances", raw("traineeComputeInstances")
+        trainee_compute_instances=flag("traineeComputeInstances"),
+        trainee_compute_vm_size=_check_vm_size(
+            "traineeComputeVmSize", text("traineeComputeVmSize")
         ),
-        trainee_compute_vm_size=_check_vm_size("traineeComputeVmSize", raw("traineeComputeVmSize")),
         trainee_compute_idle_minutes=_check_range(
             "traineeComputeIdleMinutes",
-            raw("traineeComputeIdleMinutes"),
+            whole("traineeComputeIdleMinutes"),
             MIN_INSTANCE_IDLE_MINUTES,
             MAX_INSTANCE_IDLE_MINUTES,
             " minutes",
         ),
         trainee_compute_stop_cron=cron,
         trainee_compute_time_zone=_check_text(
-            "traineeComputeTimeZone", raw("traineeComputeTimeZone"), 64
+            "traineeComputeTimeZone", text("traineeComputeTimeZone"), 64
         ),
-        owner=_check_text("owner", raw("owner"), 256) if raw("owner") else None,
-        expires_on=_check_expires_on("expiresOn", raw("expiresOn")),
-        ttl_days=_check_range("ttlDays", raw("ttlDays"), 1, MAX_TTL_DAYS, " days"),
+        owner=_check_text("owner", text("owner"), 256) if text("owner") else None,
+        expires_on=_check_expires_on("expiresOn", text("expiresOn")),
+        ttl_days=_check_range("ttlDays", whole("ttlDays"), 1, MAX_TTL_DAYS, " days"),
         budget_amount=budget,
-        budget_emails=_check_emails("budgetEmails", raw("budgetEmails")),
-        purge_on_destroy=_parse_bool("purgeOnDestroy", raw("purgeOnDestroy")),
+        budget_emails=_check_emails("budgetEmails", array("budgetEmails")),
+        purge_on_destroy=flag("purgeOnDestroy"),
     )
 
 
@@ -555,3 +407,25 @@ def settings_from_stack() -> Settings:
             values[key[len(namespace) :]] = value
     location = pulumi.Config("azure-native").get("location")
     return load_settings(values, location)
+
+
+def _as_config_text(value: object) -> str:
+    """A YAML value from a stack file as Pulumi hands it to the program (arrays as JSON)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list | dict):
+        return json.dumps(value)
+    return str(value)
+
+
+def settings_from_stack_file(config: Mapping[str, object], location: str | None = None) -> Settings:
+    """Validate a stack's config as its files hold it, with the rules `pulumi preview` applies.
+
+    `config` maps project keys without the namespace, and provider keys whole, to YAML values
+    (what `workshop.azure.stack.stack_config` returns), so `workshop preflight` reads a stack
+    the way the program will, before the first `pulumi up`. `location` stands in for an unset
+    `azure-native:location` (a deployed stack's output).
+    """
+    values = {key: _as_config_text(value) for key, value in config.items() if ":" not in key}
+    region = config.get(LOCATION_KEY) or location
+    return load_settings(values, None if region is None else str(region))

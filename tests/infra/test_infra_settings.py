@@ -1,17 +1,21 @@
-"""Settings: Pulumi.yaml and the code declare the same keys; every bad value fails clearly."""
+"""Settings: Pulumi.yaml declares them, the program reads exactly those; bad values fail clearly."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import re
 from pathlib import Path
 
 import pulumi
 import pytest
 import yaml
+from workshop_infra import settings as rules
 from workshop_infra.errors import ConfigError
 from workshop_infra.job_specs import read_job_specs
 from workshop_infra.naming import MAX_PREFIX_LENGTH
-from workshop_infra.settings import SETTINGS, load_settings, settings_from_stack
+from workshop_infra.project_file import project_file, read_project_file
+from workshop_infra.settings import Settings, load_settings, settings_from_stack
 
 from workshop.paths import ROOT
 
@@ -44,18 +48,123 @@ def test_project_file_runs_infra_with_the_project_virtualenv() -> None:
     assert (ROOT / project["main"] / "__main__.py").is_file()
 
 
-def test_project_config_declares_exactly_the_settings_the_code_reads() -> None:
-    declared = _project()["config"]
-    assert set(declared) == {f"aml-workshop:{s.key}" for s in SETTINGS}
-    for setting in SETTINGS:
-        entry = declared[f"aml-workshop:{setting.key}"]
-        assert entry["type"] == setting.type, setting.key
-        assert entry["default"] == setting.default, setting.key
-        assert entry["description"] == setting.description, setting.key
-        python_type = {"string": str, "integer": int, "boolean": bool, "array": list}[setting.type]
-        assert type(setting.default) is python_type, setting.key
-        # Pulumi requires the element type of an array setting (`items.type`).
-        assert entry.get("items") == ({"type": setting.items} if setting.items else None)
+def _snake(key: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", key).lower()
+
+
+def _edited_project(tmp_path: Path, key: str, **changes: object) -> Path:
+    """A copy of Pulumi.yaml with one declaration changed."""
+    project = _project()
+    project["config"][f"aml-workshop:{key}"].update(changes)
+    path = tmp_path / "Pulumi.yaml"
+    path.write_text(yaml.safe_dump(project, sort_keys=False))
+    return path
+
+
+def test_the_program_reads_exactly_the_settings_pulumi_yaml_declares() -> None:
+    declared = project_file().settings
+    assert project_file().path == PROJECT_FILE  # the checkout's, not the working directory's
+    read = {f.name for f in dataclasses.fields(Settings)} - {"location", "region_is_known"}
+    assert read == {_snake(key) for key in declared}
+    for key, setting in declared.items():
+        entry = _project()["config"][f"aml-workshop:{key}"]
+        assert (setting.type, setting.default, setting.description) == (
+            entry["type"],
+            entry["default"],
+            entry["description"],
+        )
+
+
+def test_defaults_come_from_pulumi_yaml(tmp_path: Path) -> None:
+    edited = _edited_project(tmp_path, "computeMaxNodes", default=7)
+    assert load_settings({}, "westeurope").compute_max_nodes == 3
+    assert (
+        load_settings({}, "westeurope", declared=read_project_file(edited)).compute_max_nodes == 7
+    )
+
+
+def test_the_project_file_is_found_from_any_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    project_file.cache_clear()
+    try:
+        assert project_file().path == ROOT / "Pulumi.yaml"
+        assert (
+            load_settings({}, "westeurope").prefix
+            == _project()["config"]["aml-workshop:prefix"]["default"]
+        )
+    finally:
+        project_file.cache_clear()
+
+
+@pytest.mark.parametrize(
+    ("key", "changes", "words"),
+    [
+        ("computeMaxNodes", {"type": "number"}, "must be one of string, integer, boolean, array"),
+        ("computeMaxNodes", {"default": "3"}, "must be of type integer"),
+        ("purgeOnDestroy", {"default": 1}, "must be of type boolean"),
+        ("ttlDays", {"default": True}, "must be of type integer"),
+        ("budgetEmails", {"items": None}, "an array needs `items"),
+        ("owner", {"description": ""}, "must say what it does"),
+    ],
+)
+def test_a_bad_declaration_names_the_file_and_key(
+    tmp_path: Path, key: str, changes: dict[str, object], words: str
+) -> None:
+    edited = _edited_project(tmp_path, key, **changes)
+    with pytest.raises(ConfigError) as caught:
+        read_project_file(edited)
+    assert f"{edited}: aml-workshop:{key}" in str(caught.value)
+    assert words in str(caught.value)
+
+
+def test_a_type_the_program_cannot_read_fails_before_any_value_is_used(tmp_path: Path) -> None:
+    edited = _edited_project(tmp_path, "purgeOnDestroy", type="string", default="yes")
+    with pytest.raises(ConfigError) as caught:
+        load_settings({}, "westeurope", declared=read_project_file(edited))
+    assert f"{edited}: aml-workshop:purgeOnDestroy.type" in str(caught.value)
+    assert "reads this setting as boolean" in str(caught.value)
+
+
+def test_a_setting_the_program_reads_but_pulumi_yaml_lacks_names_the_file(tmp_path: Path) -> None:
+    project = _project()
+    del project["config"]["aml-workshop:ttlDays"]
+    path = tmp_path / "Pulumi.yaml"
+    path.write_text(yaml.safe_dump(project, sort_keys=False))
+    with pytest.raises(ConfigError) as caught:
+        load_settings({}, "westeurope", declared=read_project_file(path))
+    assert f"{path}: aml-workshop:ttlDays" in str(caught.value)
+    assert "not declared" in str(caught.value)
+
+
+def test_a_renamed_project_is_refused_with_the_name_to_keep(tmp_path: Path) -> None:
+    project = _project()
+    project["name"] = "my-copy"
+    project["config"] = {
+        k.replace("aml-workshop:", "my-copy:"): v for k, v in project["config"].items()
+    }
+    path = tmp_path / "Pulumi.yaml"
+    path.write_text(yaml.safe_dump(project, sort_keys=False))
+    with pytest.raises(ConfigError, match="--name aml-workshop"):
+        load_settings({}, "westeurope", declared=read_project_file(path))
+
+
+@pytest.mark.parametrize(
+    ("key", "limits"),
+    [
+        ("prefix", f"2-{MAX_PREFIX_LENGTH}"),
+        ("computeIdleSeconds", f"{rules.MIN_IDLE_SECONDS}-{rules.MAX_IDLE_SECONDS}"),
+        (
+            "traineeComputeIdleMinutes",
+            f"{rules.MIN_INSTANCE_IDLE_MINUTES}-{rules.MAX_INSTANCE_IDLE_MINUTES}",
+        ),
+        ("ttlDays", f"1-{rules.MAX_TTL_DAYS}"),
+    ],
+)
+def test_descriptions_quote_the_limits_the_program_enforces(key: str, limits: str) -> None:
+    # The rule lives in Python, the sentence in Pulumi.yaml: this keeps the two in step.
+    assert limits in project_file().settings[key].description
 
 
 def test_defaults_and_the_dev_stack_are_valid() -> None:

@@ -136,14 +136,16 @@ def preflight_target(stack: str, subscription: str | None) -> Target:
             f"stack {stack}: {contract.CONFIG_LOCATION} is not set",
             hint=f"pulumi config set {contract.CONFIG_LOCATION} westeurope --stack {stack}",
         )
-    raw_nodes = config.get(contract.CONFIG_MAX_NODES, 1)
+    # The program's own settings reader: the same types, defaults and rules as `pulumi preview`.
+    from workshop_infra.errors import ConfigError
+    from workshop_infra.settings import settings_from_stack_file
+
     try:
-        max_nodes = int(raw_nodes)
-    except (TypeError, ValueError):
+        max_nodes = settings_from_stack_file(config, str(location)).compute_max_nodes
+    except ConfigError as exc:
         raise WorkshopError(
-            f"stack {stack}: {contract.PROJECT}:{contract.CONFIG_MAX_NODES} is {raw_nodes!r}, "
-            "not a whole number",
-            hint=f"pulumi config set {contract.CONFIG_MAX_NODES} 3 --stack {stack}",
+            f"stack {stack}: {exc.key} = {exc.value!r}: {exc.rule}",
+            hint=exc.fix or f"pulumi config set {exc.key} VALUE --stack {stack}",
         ) from None
     vm_size = config.get(contract.CONFIG_VM_SIZE)
     if not vm_size:
