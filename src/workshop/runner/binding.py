@@ -15,8 +15,9 @@ from typing import Any
 
 import yaml
 
-from workshop.errors import WorkshopError, first_line
+from workshop.errors import WorkshopError
 from workshop.paths import DEFAULT_DATA_CACHE, JOBS_DIR, ROOT, data_cache
+from workshop_common.errors import first_line
 
 ASSET_REF = re.compile(
     r"^azureml:(?P<name>[A-Za-z0-9][A-Za-z0-9_.-]*)(?:@latest|:(?P<ver>[^/@:]+))$"

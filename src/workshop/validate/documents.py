@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from workshop.validate.findings import Finding
+from workshop_common.errors import TRACEBACK, first_line
 
 # `$schema` file name (lower case, without `.schema.json`) -> kind.
 SCHEMA_KINDS = {
@@ -164,7 +165,7 @@ def load_entity(doc: Document, loaders: dict[str, Callable[..., Any]]) -> Findin
     try:
         doc.entity = loader(doc.path)
     except Exception as exc:
-        problems = sdk_problems(str(exc)) or [(" (file)", _first_line(str(exc)))]
+        problems = sdk_problems(str(exc)) or [(" (file)", first_line(exc))]
         key, _ = problems[0]
         text = "; ".join(f"{k}: {m}" if k.strip() else m for k, m in problems[:6])
         return Finding(
@@ -197,7 +198,7 @@ def sdk_validate(doc: Document) -> list[Finding]:
         try:
             result = validate()
         except Exception as exc:  # online deployments raise instead of returning a result
-            messages.setdefault("(file)", _first_line(str(exc)))
+            messages.setdefault("(file)", first_line(exc))
             continue
         for key, message in (getattr(result, "error_messages", None) or {}).items():
             messages.setdefault(key or "(file)", str(message))
@@ -266,9 +267,4 @@ def _collect(node: Any, key: str, out: list[tuple[str, str]]) -> None:
 
 def _clean(text: str) -> str:
     """One line: no traceback, no trailing whitespace runs."""
-    return re.sub(r"\s+", " ", text.split("Traceback (most recent call last)")[0]).strip()
-
-
-def _first_line(text: str) -> str:
-    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
-    return _clean(lines[0]) if lines else "unknown error"
+    return re.sub(r"\s+", " ", text.split(TRACEBACK)[0]).strip()
