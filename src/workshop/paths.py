@@ -21,3 +21,11 @@ def data_cache() -> Path:
 def runs_dir() -> Path:
     """Local run outputs and the MLflow store live under `.workshop/`."""
     return Path(os.environ.get("WORKSHOP_HOME", ROOT / ".workshop"))
+
+
+def repo_relative(path: Path) -> str:
+    """`path` relative to the checkout when it is inside it (shorter to read), else as given."""
+    try:
+        return str(path.resolve().relative_to(ROOT))
+    except ValueError:
+        return str(path)

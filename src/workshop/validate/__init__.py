@@ -13,7 +13,7 @@ from pathlib import Path
 
 from workshop import names
 from workshop.paths import JOBS_DIR
-from workshop.validate.checks import Context, run_checks
+from workshop.validate.checks import Inventory, run_checks
 from workshop.validate.documents import (
     Document,
     detect_kind,
@@ -35,14 +35,14 @@ def validate(
 ) -> Report:
     """Validate every YAML named or under `paths`; `progress` is called once per file loaded."""
     report = Report(files=yaml_files(paths))
-    ctx = Context(computes={names.COMPUTE_NAME}, models={names.MODEL_NAME})
+    known = Inventory(computes={names.COMPUTE_NAME}, models={names.MODEL_NAME})
 
     # What this repository creates: the YAMLs under jobs/ plus the ones being validated.
     for path in yaml_files([JOBS_DIR]):
         data, _ = read_yaml(path)
         kind = detect_kind(data) if data else None
         if data and kind:
-            ctx.learn(Document(path, kind, data))
+            known.learn(Document(path, kind, data))
 
     documents: list[Document] = []
     unknown: list[Path] = []
@@ -58,8 +58,8 @@ def validate(
             continue
         doc = Document(path, kind, data)
         documents.append(doc)
-        ctx.documents[path] = doc
-        ctx.learn(doc)
+        known.documents[path] = doc
+        known.learn(doc)
 
     # conda files are named by an environment; anything else unrecognised is worth a warning.
     conda_files = {
@@ -93,6 +93,6 @@ def validate(
                 report.add(problem)
             for finding in sdk_validate(doc):
                 report.add(finding)
-            for finding in run_checks(doc, ctx):
+            for finding in run_checks(doc, known):
                 report.add(finding)
     return report

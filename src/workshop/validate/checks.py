@@ -1,6 +1,6 @@
 """What the SDK does not check offline, checked on the raw YAML mappings.
 
-Each `check_*` function takes one document and the shared `Context` and yields findings; the
+Each `check_*` function takes one document and the shared `Inventory` and yields findings; the
 `check` name on each finding says which rule fired:
 
 - `binding`: `${{inputs.X}}`, `${{outputs.Y}}`, `${{search_space.K}}` in a command are declared;
@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from workshop.paths import repo_relative
 from workshop.validate.documents import Document, read_yaml
 from workshop.validate.findings import Finding
 from workshop.validate.metrics import entry_module, logged_metrics
@@ -38,7 +39,7 @@ FETCH_HINT = "run `workshop data fetch` (it fills the data cache this path point
 
 
 @dataclass
-class Context:
+class Inventory:
     """Names this repository creates (from names.py and the YAMLs), and loaded documents."""
 
     computes: set[str]
@@ -77,22 +78,22 @@ class Context:
         return data, path.parent
 
 
-def run_checks(doc: Document, ctx: Context) -> Iterator[Finding]:
+def run_checks(doc: Document, known: Inventory) -> Iterator[Finding]:
     """Every check that applies to `doc`'s kind."""
-    yield from check_references(doc, ctx)
+    yield from check_references(doc, known)
     if doc.kind in {"command_job", "component"}:
         yield from check_command(doc, doc.data, "", _declared(doc.data), None)
         yield from check_code(doc, doc.data.get("code"), "code", doc.folder)
         yield from check_entry(doc, doc.data, "", doc.folder)
         yield from check_input_paths(doc, doc.data, "")
     elif doc.kind == "sweep_job":
-        yield from check_sweep(doc, ctx, doc.data, "", doc.folder, standalone=True)
+        yield from check_sweep(doc, known, doc.data, "", doc.folder, standalone=True)
         yield from check_input_paths(doc, doc.data, "")
     elif doc.kind == "pipeline_job":
-        yield from check_pipeline(doc, ctx)
+        yield from check_pipeline(doc, known)
         yield from check_input_paths(doc, doc.data, "")
     elif doc.kind == "online_deployment":
-        yield from check_deployment(doc, ctx)
+        yield from check_deployment(doc, known)
     elif doc.kind == "environment":
         yield from check_file(doc, doc.data.get("conda_file"), "conda_file", doc.folder)
     elif doc.kind == "data":
@@ -165,14 +166,14 @@ def check_entry(doc: Document, spec: dict[str, Any], prefix: str, base: Path) ->
             doc,
             f"{prefix}command",
             f"the command runs a module or script that is not in the code folder "
-            f"{_short(code_dir)}: {shown[:90]}",
+            f"{repo_relative(code_dir)}: {shown[:90]}",
             "run `python -m package.module` or `python file.py` with a path inside `code`",
         )
 
 
 def check_sweep(
     doc: Document,
-    ctx: Context,
+    known: Inventory,
     sweep: dict[str, Any],
     prefix: str,
     base: Path,
@@ -202,7 +203,7 @@ def check_sweep(
         declared = _declared(sweep)
         search = set(space)
     else:
-        trial, trial_base = ctx.component(trial_ref, base)
+        trial, trial_base = known.component(trial_ref, base)
         if trial is None:
             yield from check_file(doc, trial_ref, f"{prefix}trial", base)
             return
@@ -260,7 +261,7 @@ def check_metric(
 # --- pipelines --------------------------------------------------------------------------------
 
 
-def check_pipeline(doc: Document, ctx: Context) -> Iterator[Finding]:
+def check_pipeline(doc: Document, known: Inventory) -> Iterator[Finding]:
     """Node components, node inputs/outputs and every `${{parent...}}` binding."""
     data = doc.data
     jobs = _mapping(data.get("jobs"))
@@ -270,7 +271,7 @@ def check_pipeline(doc: Document, ctx: Context) -> Iterator[Finding]:
     for name, node in jobs.items():
         node = _mapping(node)
         ref = node.get("trial") if node.get("type") == "sweep" else node.get("component")
-        component, base = ctx.component(ref, doc.folder)
+        component, base = known.component(ref, doc.folder)
         components[name] = (component, base)
         node_outputs[name] = _declared(component)["outputs"] if component is not None else None
 
@@ -298,7 +299,7 @@ def check_pipeline(doc: Document, ctx: Context) -> Iterator[Finding]:
                             f"declare `{section}.{key}` in the component",
                         )
             if is_sweep:
-                yield from check_sweep(doc, ctx, node, prefix, doc.folder, standalone=False)
+                yield from check_sweep(doc, known, node, prefix, doc.folder, standalone=False)
         for key, value in _bindings(node, prefix):
             yield from _check_parent(doc, key, value, jobs, node_outputs, pipeline_io)
 
@@ -384,7 +385,8 @@ def check_file(doc: Document, value: Any, key: str, base: Path) -> Iterator[Find
             "local-path",
             doc,
             key,
-            f"`{value}` does not exist (resolved against {_short(base)}: {_short(path)})",
+            f"`{value}` does not exist "
+            f"(resolved against {repo_relative(base)}: {repo_relative(path)})",
             "correct the path; relative paths resolve against the YAML file's own folder",
         )
 
@@ -490,13 +492,13 @@ def check_data_path(doc: Document) -> Iterator[Finding]:
             "local-path",
             doc.path,
             "path",
-            f"`{value}` ({_short(path)}) does not exist yet; `az ml data create` and "
+            f"`{value}` ({repo_relative(path)}) does not exist yet; `az ml data create` and "
             "`workshop run` need it",
             FETCH_HINT,
         )
 
 
-def check_deployment(doc: Document, ctx: Context) -> Iterator[Finding]:
+def check_deployment(doc: Document, known: Inventory) -> Iterator[Finding]:
     """The deployment's code folder, scoring script and endpoint exist."""
     config = _mapping(doc.data.get("code_configuration"))
     code, script = config.get("code"), config.get("scoring_script")
@@ -508,38 +510,38 @@ def check_deployment(doc: Document, ctx: Context) -> Iterator[Finding]:
                 "local-path",
                 doc,
                 "code_configuration.scoring_script",
-                f"`{script}` is not a file in the code folder {_short(code_dir.resolve())}",
+                f"`{script}` is not a file in the code folder {repo_relative(code_dir.resolve())}",
                 "give the scoring script's path relative to `code_configuration.code`",
             )
     endpoint = doc.data.get("endpoint_name")
-    if isinstance(endpoint, str) and ctx.endpoints and endpoint not in ctx.endpoints:
+    if isinstance(endpoint, str) and known.endpoints and endpoint not in known.endpoints:
         yield _error(
             "reference",
             doc,
             "endpoint_name",
-            f"no endpoint YAML here is named `{endpoint}` (endpoints: {_names(ctx.endpoints)})",
-            f"use the name from endpoint.yml{_did_you_mean(endpoint, ctx.endpoints)}",
+            f"no endpoint YAML here is named `{endpoint}` (endpoints: {_names(known.endpoints)})",
+            f"use the name from endpoint.yml{_did_you_mean(endpoint, known.endpoints)}",
         )
 
 
 # --- azureml: references ----------------------------------------------------------------------
 
 
-def check_references(doc: Document, ctx: Context) -> Iterator[Finding]:
+def check_references(doc: Document, known: Inventory) -> Iterator[Finding]:
     """Every `azureml:` compute, environment, data and model names something this repo creates."""
     for key, value in _walk(doc.data, ""):
         last = key.rsplit(".", 1)[-1]
         if last in {"compute", "default_compute"}:
             name = value.removeprefix("azureml:")
-            if name not in ctx.computes and name != "local":
+            if name not in known.computes and name != "local":
                 yield _error(
                     "reference",
                     doc,
                     key,
                     f"compute `{name}` is not created by this repository "
-                    f"(the Pulumi program creates: {_names(ctx.computes)})",
-                    f"use `azureml:{sorted(ctx.computes)[0]}`{_did_you_mean(name, ctx.computes)}"
-                    if ctx.computes
+                    f"(the Pulumi program creates: {_names(known.computes)})",
+                    f"use `azureml:{min(known.computes)}`{_did_you_mean(name, known.computes)}"
+                    if known.computes
                     else "create the compute in infra/",
                 )
             continue
@@ -548,18 +550,18 @@ def check_references(doc: Document, ctx: Context) -> Iterator[Finding]:
         ref = value.removeprefix("azureml:")
         name, version = _split_ref(ref)
         if last == "environment":
-            yield from _versioned(doc, key, "environment", name, version, ctx.environments)
+            yield from _versioned(doc, key, "environment", name, version, known.environments)
         elif last == "path":
-            yield from _versioned(doc, key, "data asset", name, version, ctx.data)
-        elif last == "model" and name not in ctx.models:
+            yield from _versioned(doc, key, "data asset", name, version, known.data)
+        elif last == "model" and name not in known.models:
             yield _error(
                 "reference",
                 doc,
                 key,
                 f"model `{name}` is not registered by this repository "
-                f"(registered: {_names(ctx.models)})",
+                f"(registered: {_names(known.models)})",
                 "use a model the pipeline's register step creates"
-                + _did_you_mean(name, ctx.models),
+                + _did_you_mean(name, known.models),
             )
         elif last in {"component", "trial"}:
             yield _error(
@@ -636,15 +638,6 @@ def _names(names: set[str]) -> str:
 def _did_you_mean(name: str, options: set[str]) -> str:
     close = difflib.get_close_matches(name, sorted(options), n=1)
     return f" (did you mean `{close[0]}`?)" if close else ""
-
-
-def _short(path: Path) -> str:
-    from workshop.paths import ROOT
-
-    try:
-        return str(path.relative_to(ROOT))
-    except ValueError:
-        return str(path)
 
 
 def _error(check: str, doc: Document, key: str, message: str, fix: str) -> Finding:
