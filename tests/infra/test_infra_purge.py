@@ -317,3 +317,20 @@ def test_pulumis_provider_host_can_load_both_providers() -> None:
         "workshop_infra.purge.WorkspacePurgeProvider",
         "workshop_infra.purge.KeyVaultPurgeProvider",
     ]
+
+
+def test_the_purges_need_nothing_from_the_cli_package() -> None:
+    """The providers import the shared ARM client from workshop_common, not the `workshop` CLI."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys, workshop_infra.purge\n"
+        "print(' '.join(sorted({m.split('.')[0] for m in sys.modules})))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True
+    )
+    loaded = set(done.stdout.split())
+    assert {"workshop_common", "workshop_infra", "azure"} <= loaded
+    assert "workshop" not in loaded
