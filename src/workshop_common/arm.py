@@ -56,8 +56,6 @@ if TYPE_CHECKING:
 ARM_URL = "https://management.azure.com"
 ARM_SCOPE = f"{ARM_URL}/.default"
 LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
-RETRIED_METHODS = frozenset({"HEAD", "GET", "PUT", "DELETE", "OPTIONS", "TRACE"})
-"""azure-core's default: the methods it retries on any transient failure."""
 
 
 class Arm(Protocol):
@@ -120,7 +118,9 @@ class Deadline:
 class DeadlineRetryPolicy(RetryPolicy):
     """azure-core's RetryPolicy whose waits end at the deadline, plus per-request statuses.
 
-    A request may pass `also_retry_on` (e.g. 409 while a child resource is still deleting).
+    A request may pass `also_retry_on` (e.g. 409 while a child resource is still deleting) and
+    `idempotent=True`, which lets a POST or PATCH be retried like the methods azure-core retries
+    by default (after a dropped connection, 429 or 502 too).
     """
 
     def __init__(self, deadline: Deadline, **kwargs: Any) -> None:
@@ -131,6 +131,8 @@ class DeadlineRetryPolicy(RetryPolicy):
         settings = super().configure_retries(options)
         settings["timeout"] = min(settings["timeout"], self.deadline.remaining())
         settings["also_retry_on"] = frozenset(options.pop("also_retry_on", ()))
+        if options.pop("idempotent", False):
+            settings["methods"] = frozenset(settings["methods"]) | {"POST", "PATCH"}
         return settings
 
     def is_retry(self, settings: dict[str, Any], response: PipelineResponse) -> bool:
@@ -251,9 +253,7 @@ class ArmClient:
         idempotent: bool = False,
     ) -> HttpResponse:
         """One request (retried while transient); `idempotent` lets a POST be retried too."""
-        options: dict[str, Any] = {"also_retry_on": frozenset(also_retry_on)}
-        if idempotent:
-            options["retry_on_methods"] = RETRIED_METHODS | {method.upper()}
+        options = {"also_retry_on": frozenset(also_retry_on), "idempotent": idempotent}
         request = HttpRequest(method, self.url(path_or_url), params=dict(params or {}))
         try:
             return self._client.send_request(request, **options)

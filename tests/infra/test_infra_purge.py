@@ -204,6 +204,24 @@ def test_key_vault_delete_waits_for_the_soft_delete_then_purges(arm: FakeArm) ->
     assert arm.seen[0].query == {"api-version": [purge.KEY_VAULT_API]}
 
 
+def test_the_key_vault_purge_post_is_retried_like_the_other_methods(
+    arm: FakeArm, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """azure-core retries no POST after a 429 without Retry-After; the purge is idempotent."""
+    monkeypatch.setattr(purge.time, "sleep", lambda _seconds: None)
+    arm.script(
+        "POST",
+        f"{KV_PATH}/purge",
+        Answer(429),
+        Answer(409, {"error": {"code": "Conflict"}}),
+        Answer(502),
+        Answer(200),
+    )
+    arm.script("GET", KV_PATH, Answer(404))
+    _fast(KeyVaultPurgeProvider()).delete(KV_PATH, _kv(arm))
+    assert arm.calls() == [("POST", f"{KV_PATH}/purge")] * 4 + [("GET", KV_PATH)]
+
+
 def test_key_vault_delete_with_nothing_soft_deleted_ends_after_the_grace(arm: FakeArm) -> None:
     arm.script("POST", f"{KV_PATH}/purge", Answer(404))
     provider = _fast(KeyVaultPurgeProvider())
