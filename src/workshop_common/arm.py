@@ -25,9 +25,10 @@ and the poller sends its GETs through the same pipeline to whatever URL the oper
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
@@ -255,13 +256,8 @@ class ArmClient:
         """One request (retried while transient); `idempotent` lets a POST be retried too."""
         options = {"also_retry_on": frozenset(also_retry_on), "idempotent": idempotent}
         request = HttpRequest(method, self.url(path_or_url), params=dict(params or {}))
-        try:
+        with self._deadline_as_timeout():
             return self._client.send_request(request, **options)
-        except (ServiceRequestTimeoutError, ServiceResponseTimeoutError) as exc:
-            expired = self.deadline.expired()
-            if expired:  # azure-core's own bound on the retries is the deadline's remainder
-                raise expired from exc
-            raise
 
     def wait_for(self, accepted: HttpResponse) -> None:
         """Wait for the long-running operation that `accepted` (a 201/202) started.
@@ -271,7 +267,20 @@ class ArmClient:
         """
         initial = PipelineResponse(accepted.request, accepted, PipelineContext(None))
         polling = _DeadlinePolling(self.deadline, self.poll_every)
-        LROPoller(self._client, initial, lambda _response: None, polling).result()
+        with self._deadline_as_timeout():
+            LROPoller(self._client, initial, lambda _response: None, polling).result()
+
+    @contextlib.contextmanager
+    def _deadline_as_timeout(self) -> Iterator[None]:
+        """azure-core's own timeout errors are ArmTimeout once the deadline has passed (its
+        retries are bounded by the deadline's remainder, see DeadlineRetryPolicy)."""
+        try:
+            yield
+        except (ServiceRequestTimeoutError, ServiceResponseTimeoutError) as exc:
+            expired = self.deadline.expired()
+            if expired:
+                raise expired from exc
+            raise
 
     def get(self, path: str, api_version: str) -> dict[str, Any] | None:
         """GET `path`; None on 404; lists follow `nextLink` and come back merged."""

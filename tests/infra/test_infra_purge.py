@@ -156,6 +156,16 @@ def test_a_purge_that_keeps_failing_gives_up_within_its_deadline(arm: FakeArm) -
     assert len(arm.seen) >= 3
 
 
+def test_an_operation_that_never_ends_fails_within_the_deadline(arm: FakeArm) -> None:
+    arm.script("DELETE", WS_PATH, Answer(202, headers={"Azure-AsyncOperation": "{base}/op"}))
+    arm.script("GET", "/op", Answer(200, {"status": "InProgress"}))
+    with pytest.raises(
+        PurgeError, match=r"ws1: not done after 0 s; last answer: GET .*/op: HTTP 200"
+    ):
+        _fast(WorkspacePurgeProvider(), wait=0.3).delete(WS_PATH, _ws(arm))
+    assert arm.calls().count(("GET", "/op")) >= 3
+
+
 def test_a_refused_purge_fails_at_once_with_arms_message(arm: FakeArm) -> None:
     arm.script("DELETE", WS_PATH, Answer(403, {"error": {"code": "Forbidden", "message": "no"}}))
     with pytest.raises(PurgeError, match=r"HTTP 403 \(Forbidden: no\)"):
