@@ -24,6 +24,7 @@ from azure.core.credentials import AccessToken
 from workshop.azure import jobs
 from workshop.azure.jobs import AzureTracking, MlflowMetrics, workspace_tracking
 from workshop.notebook_support import accuracy_by_k
+from workshop_common.arm import ARM_SCOPE
 
 
 class Credential:
@@ -33,7 +34,7 @@ class Credential:
         self.calls = 0
 
     def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
-        assert scopes == (jobs.ARM_SCOPE,)
+        assert scopes == (ARM_SCOPE,)
         self.calls += 1
         return AccessToken(f"token-{self.calls}", int(time.time()) + 3600)
 

@@ -11,9 +11,3 @@ class WorkshopError(Exception):
     def __str__(self) -> str:
         message = super().__str__()
         return f"{message}\n  fix: {self.hint}" if self.hint else message
-
-
-def first_line(exc: BaseException) -> str:
-    """The first line of an exception's message (SDK errors run to pages), or its type's name."""
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

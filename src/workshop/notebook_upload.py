@@ -31,8 +31,9 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, Protocol
 
-from workshop.errors import WorkshopError, first_line
+from workshop.errors import WorkshopError
 from workshop.paths import ROOT
+from workshop_common.errors import first_line
 
 if TYPE_CHECKING:
     from azure.ai.ml import MLClient

@@ -33,3 +33,11 @@ def env_cache() -> Path:
 def download_cache() -> Path:
     """`https://` inputs, downloaded once: `downloads/` under the workshop home."""
     return runs_dir() / "downloads"
+
+
+def repo_relative(path: Path) -> str:
+    """`path` relative to the checkout when it is inside it (shorter to read), else as given."""
+    try:
+        return str(path.resolve().relative_to(ROOT))
+    except ValueError:
+        return str(path)

@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import contextlib
-import json
-import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from infra_harness import load_in_provider_host
 from workshop_infra import purge
 from workshop_infra.purge import KeyVaultPurgeProvider, PurgeError, WorkspacePurgeProvider
+
+from tests.fakes.arm_server import Answer, FakeArm, FakeCredential, serving
 
 SUB = "00000000-0000-0000-0000-00000000abcd"
 WS_PATH = (
@@ -27,87 +23,10 @@ KV_PATH = (
 )
 
 
-@dataclass
-class Answer:
-    status: int
-    body: dict[str, Any] | None = None
-    headers: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass
-class Seen:
-    method: str
-    path: str
-    query: dict[str, list[str]]
-    authorization: str
-
-
-class FakeArm:
-    """Answers each (method, path) from its own script; the last answer repeats."""
-
-    def __init__(self) -> None:
-        self.scripts: dict[tuple[str, str], list[Answer]] = {}
-        self.seen: list[Seen] = []
-        self.url = ""
-
-    def script(self, method: str, path: str, *answers: Answer) -> None:
-        self.scripts[(method, path)] = list(answers)
-
-    def answer(self, method: str, raw_path: str, auth: str) -> Answer:
-        parts = urlsplit(raw_path)
-        self.seen.append(Seen(method, parts.path, parse_qs(parts.query), auth))
-        queue = self.scripts.get((method, parts.path))
-        if not queue:
-            return Answer(599, {"error": {"code": "Unscripted", "message": raw_path}})
-        return queue.pop(0) if len(queue) > 1 else queue[0]
-
-    def calls(self) -> list[tuple[str, str]]:
-        return [(s.method, s.path) for s in self.seen]
-
-
-@contextlib.contextmanager
-def _serving(fake: FakeArm) -> Iterator[FakeArm]:
-    """Serve `fake` on 127.0.0.1 (a port of its own) until the block ends."""
-
-    class Handler(BaseHTTPRequestHandler):
-        def _reply(self) -> None:
-            answer = fake.answer(self.command, self.path, self.headers.get("Authorization", ""))
-            payload = json.dumps(answer.body).encode() if answer.body is not None else b""
-            self.send_response(answer.status)
-            for key, value in answer.headers.items():
-                self.send_header(key, value.replace("{base}", fake.url))
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-
-        do_GET = do_POST = do_DELETE = _reply
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    fake.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
-    thread.start()
-    try:
-        yield fake
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
 @pytest.fixture
 def arm(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeArm]:
-    class Token:
-        token = "fake-token"
-
-    class Credential:
-        def get_token(self, *scopes: str) -> Token:
-            assert scopes == ("https://management.azure.com/.default",)
-            return Token()
-
-    monkeypatch.setattr(purge, "_credential", Credential)
-    with _serving(FakeArm()) as fake:
+    monkeypatch.setattr(purge, "_credential", FakeCredential)
+    with serving(FakeArm()) as fake:
         yield fake
 
 
@@ -237,6 +156,16 @@ def test_a_purge_that_keeps_failing_gives_up_within_its_deadline(arm: FakeArm) -
     assert len(arm.seen) >= 3
 
 
+def test_an_operation_that_never_ends_fails_within_the_deadline(arm: FakeArm) -> None:
+    arm.script("DELETE", WS_PATH, Answer(202, headers={"Azure-AsyncOperation": "{base}/op"}))
+    arm.script("GET", "/op", Answer(200, {"status": "InProgress"}))
+    with pytest.raises(
+        PurgeError, match=r"ws1: not done after 0 s; last answer: GET .*/op: HTTP 200"
+    ):
+        _fast(WorkspacePurgeProvider(), wait=0.3).delete(WS_PATH, _ws(arm))
+    assert arm.calls().count(("GET", "/op")) >= 3
+
+
 def test_a_refused_purge_fails_at_once_with_arms_message(arm: FakeArm) -> None:
     arm.script("DELETE", WS_PATH, Answer(403, {"error": {"code": "Forbidden", "message": "no"}}))
     with pytest.raises(PurgeError, match=r"HTTP 403 \(Forbidden: no\)"):
@@ -283,6 +212,24 @@ def test_key_vault_delete_waits_for_the_soft_delete_then_purges(arm: FakeArm) ->
         ("GET", KV_PATH),
     ]
     assert arm.seen[0].query == {"api-version": [purge.KEY_VAULT_API]}
+
+
+def test_the_key_vault_purge_post_is_retried_like_the_other_methods(
+    arm: FakeArm, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """azure-core retries no POST after a 429 without Retry-After; the purge is idempotent."""
+    monkeypatch.setattr(purge.time, "sleep", lambda _seconds: None)
+    arm.script(
+        "POST",
+        f"{KV_PATH}/purge",
+        Answer(429),
+        Answer(409, {"error": {"code": "Conflict"}}),
+        Answer(502),
+        Answer(200),
+    )
+    arm.script("GET", KV_PATH, Answer(404))
+    _fast(KeyVaultPurgeProvider()).delete(KV_PATH, _kv(arm))
+    assert arm.calls() == [("POST", f"{KV_PATH}/purge")] * 4 + [("GET", KV_PATH)]
 
 
 def test_key_vault_delete_with_nothing_soft_deleted_ends_after_the_grace(arm: FakeArm) -> None:
@@ -361,7 +308,7 @@ def test_other_refusals_still_fail_the_key_vault_purge(arm: FakeArm, warnings: l
 @pytest.mark.parametrize("header", ["Azure-AsyncOperation", "Location"])
 def test_operation_urls_elsewhere_are_polled_without_the_token(arm: FakeArm, header: str) -> None:
     """An operation URL on another origin (here: another port) never receives the bearer."""
-    with _serving(FakeArm()) as other:
+    with serving(FakeArm()) as other:
         other.script("GET", "/op", Answer(200, {"status": "Succeeded"}))
         arm.script("DELETE", WS_PATH, Answer(202, headers={header: f"{other.url}/op"}))
         arm.script("GET", WS_PATH, Answer(404))
@@ -377,11 +324,6 @@ def test_operation_urls_on_the_arm_origin_get_the_token(arm: FakeArm) -> None:
     arm.script("GET", WS_PATH, Answer(404))
     _fast(WorkspacePurgeProvider()).delete(WS_PATH, _ws(arm))
     assert [s.authorization for s in arm.seen] == ["Bearer fake-token"] * 3
-    assert purge._origin("HTTPS://Management.Azure.com/x") == purge._origin(purge.ARM_URL)
-    assert purge._origin("https://management.azure.com.evil.example/x") != purge._origin(
-        purge.ARM_URL
-    )
-    assert purge._origin("http://management.azure.com/x") != purge._origin(purge.ARM_URL)
 
 
 # --- diff and the provider host ----------------------------------------------------------------
@@ -403,3 +345,20 @@ def test_pulumis_provider_host_can_load_both_providers() -> None:
         "workshop_infra.purge.WorkspacePurgeProvider",
         "workshop_infra.purge.KeyVaultPurgeProvider",
     ]
+
+
+def test_the_purges_need_nothing_from_the_cli_package() -> None:
+    """The providers import the shared ARM client from workshop_common, not the `workshop` CLI."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys, workshop_infra.purge\n"
+        "print(' '.join(sorted({m.split('.')[0] for m in sys.modules})))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True
+    )
+    loaded = set(done.stdout.split())
+    assert {"workshop_common", "workshop_infra", "azure"} <= loaded
+    assert "workshop" not in loaded

@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from workshop.errors import WorkshopError, first_line
+from workshop.errors import WorkshopError
 from workshop.paths import JOBS_DIR, data_cache
+from workshop_common.errors import first_line
 
 if TYPE_CHECKING:
     from azure.ai.ml import MLClient

@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from workshop.errors import WorkshopError, first_line
+from workshop.errors import WorkshopError
+from workshop_common.errors import first_line
 
 if TYPE_CHECKING:
     from azure.ai.ml import MLClient
@@ -44,7 +45,6 @@ PHASE_OF_STATUS = {
 }
 PHASES = ("queued", "image", "running")
 TERMINAL = frozenset({"Completed", "Failed", "Canceled", "NotResponding", "Paused"})
-ARM_SCOPE = "https://management.azure.com/.default"
 
 
 def load_job_file(path: Path) -> Job:
@@ -168,6 +168,8 @@ class AzureTracking:
 
     def host_creds(self) -> Any:
         from mlflow.utils.rest_utils import MlflowHostCreds
+
+        from workshop_common.arm import ARM_SCOPE
 
         return MlflowHostCreds(host=self.uri, token=self.credential.get_token(ARM_SCOPE).token)
 

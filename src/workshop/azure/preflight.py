@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from workshop.azure import contract
-from workshop.azure.arm import Arm
+from workshop_common.arm import Arm
 
 if TYPE_CHECKING:
     from azure.ai.ml import MLClient

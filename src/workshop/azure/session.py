@@ -16,13 +16,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from workshop.azure import contract
-from workshop.errors import WorkshopError, first_line
+from workshop.errors import WorkshopError
+from workshop_common.errors import first_line
 
 if TYPE_CHECKING:
     from azure.ai.ml import MLClient
     from azure.core.credentials import TokenCredential
 
-    from workshop.azure.arm import Arm
+    from workshop_common.arm import Arm
 
 NO_CREDENTIALS_HINT = (
     "sign in with `az login` (and `az account set --subscription ID`); in CI, log in with "
@@ -163,7 +164,7 @@ def make_ml_client(credential: TokenCredential, workspace: Workspace) -> MLClien
 
 
 def make_arm(credential: TokenCredential) -> Arm:
-    from workshop.azure.arm import ArmClient
+    from workshop_common.arm import ArmClient
 
     return ArmClient(credential)
 

@@ -116,7 +116,7 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
-def _short(key: str) -> str:
+def _unprefixed(key: str) -> str:
     """`aml-workshop:vmSize` → `vmSize`; keys of other namespaces stay whole."""
     prefix = f"{contract.PROJECT}:"
     return key[len(prefix) :] if key.startswith(prefix) else key
@@ -140,11 +140,11 @@ def stack_config(stack: str, *, root: Path = ROOT) -> tuple[dict[str, Any], bool
         for key, spec in declared.items():
             if isinstance(spec, Mapping):
                 if "default" in spec:
-                    config[_short(str(key))] = spec["default"]
+                    config[_unprefixed(str(key))] = spec["default"]
                 elif "value" in spec:
-                    config[_short(str(key))] = spec["value"]
+                    config[_unprefixed(str(key))] = spec["value"]
             else:
-                config[_short(str(key))] = spec
+                config[_unprefixed(str(key))] = spec
     stack_file = root / f"Pulumi.{stack}.yaml"
     exists = stack_file.is_file()
     if exists:
@@ -153,5 +153,5 @@ def stack_config(stack: str, *, root: Path = ROOT) -> tuple[dict[str, Any], bool
             for key, value in values.items():
                 if isinstance(value, Mapping) and "secure" in value:
                     continue  # encrypted: never needed here
-                config[_short(str(key))] = value
+                config[_unprefixed(str(key))] = value
     return config, exists

@@ -154,8 +154,10 @@ def _summary(records: dict[str, Any], result: DemoResult, ui: str) -> None:
             detail,
             f"{result.timings.get(name, 0):.0f}",
         )
-        places.append(f"{name}: model {_short(record.outputs.get('model', ''))}")
-        places.append(f"{name}: plots and logs {_short(artifacts.removeprefix('file://'))}")
+        places.append(f"{name}: model {_relative_to_cwd(record.outputs.get('model', ''))}")
+        places.append(
+            f"{name}: plots and logs {_relative_to_cwd(artifacts.removeprefix('file://'))}"
+        )
     console.print(table)
     for line in places:
         console.print(line, highlight=False, soft_wrap=True)
@@ -166,7 +168,7 @@ def _summary(records: dict[str, Any], result: DemoResult, ui: str) -> None:
     console.print(f"every run in the MLflow UI: {ui}", highlight=False, soft_wrap=True)
 
 
-def _short(path: str) -> str:
+def _relative_to_cwd(path: str) -> str:
     """A path relative to the current folder when it is under it (shorter to read)."""
     try:
         return str(Path(path).relative_to(Path.cwd()))

@@ -15,13 +15,14 @@ from typing import Any
 
 import yaml
 
-from workshop.errors import WorkshopError, first_line
+from workshop.errors import WorkshopError
 from workshop.jobspec.expressions import EXPRESSION as PLACEHOLDER
 from workshop.jobspec.expressions import OPTIONAL
 from workshop.jobspec.kinds import detect_kind, refuse_non_job
 from workshop.jobspec.references import parse_asset
 from workshop.jobspec.yamlread import SpecReadError, read_mapping
-from workshop.paths import DEFAULT_DATA_CACHE, JOBS_DIR, ROOT, data_cache
+from workshop.paths import DEFAULT_DATA_CACHE, JOBS_DIR, data_cache, repo_relative
+from workshop_common.errors import first_line
 
 # Keys `--set` may add although the YAML leaves them out (they have service defaults).
 OPTIONAL_KEYS = {
@@ -196,7 +197,7 @@ class Assets:
             local = data_cache().resolve()  # WORKSHOP_DATA_DIR moves the data cache
         if not local.exists():
             raise WorkshopError(
-                f"{where}: data asset {ref.removeprefix('azureml:')} ({_short(path)}) "
+                f"{where}: data asset {ref.removeprefix('azureml:')} ({repo_relative(path)}) "
                 f"points at {local}, which does not exist",
                 hint="run `workshop data fetch` to download MNIST into the data cache",
             )
@@ -267,10 +268,3 @@ def render(command: str, values: dict[str, str], where: str) -> str:
         return shlex.quote(values[ref])
 
     return PLACEHOLDER.sub(substitute, OPTIONAL.sub(optional, command))
-
-
-def _short(path: Path) -> str:
-    try:
-        return str(path.relative_to(ROOT))
-    except ValueError:
-        return str(path)

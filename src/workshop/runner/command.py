@@ -25,7 +25,7 @@ from workshop.runner.tracking import Tracker
 
 
 @dataclass
-class Context:
+class RunContext:
     """What every part of one local run shares."""
 
     job: binding.LoadedJob
@@ -87,7 +87,7 @@ def component_task(
     )
 
 
-def run_command_job(ctx: Context) -> RunRecord:
+def run_command_job(ctx: RunContext) -> RunRecord:
     """A command job: one task, one top-level MLflow run."""
     spec = ctx.job.spec
     component = dict(spec["component"])
@@ -110,7 +110,7 @@ def run_command_job(ctx: Context) -> RunRecord:
 
 
 def run_tasks(
-    ctx: Context,
+    ctx: RunContext,
     tasks: list[Task],
     folders: list[Path],
     *,

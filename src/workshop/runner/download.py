@@ -13,8 +13,9 @@ import os
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from workshop.errors import WorkshopError, first_line
+from workshop.errors import WorkshopError
 from workshop.paths import download_cache
+from workshop_common.errors import first_line
 
 WEB = ("http://", "https://")
 

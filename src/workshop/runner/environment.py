@@ -22,7 +22,7 @@ from rich.console import Console
 from workshop.errors import WorkshopError
 from workshop.jobspec.conda import CondaFile, CondaFileError, read_conda_file
 from workshop.jobspec.references import parse_asset
-from workshop.paths import JOBS_DIR, ROOT
+from workshop.paths import JOBS_DIR, repo_relative
 from workshop.runner import venv
 from workshop.runner.binding import Assets, LoadedJob, spec_of_node
 
@@ -108,8 +108,8 @@ def plan(value: Any, assets: Assets, conda_paths: dict[str, Path], where: str) -
         if data.get("conda_file"):
             return Plan(label, conda=_read(path.parent / str(data["conda_file"]), str(path)))
         if data.get("build"):
-            return Plan(label, reason=f"{_short(path)} is a docker build context")
-        return Plan(label, reason=f"{_short(path)} is the image {data.get('image')} alone")
+            return Plan(label, reason=f"{repo_relative(path)} is a docker build context")
+        return Plan(label, reason=f"{repo_relative(path)} is the image {data.get('image')} alone")
     if ref.startswith("azureml://registries/"):
         return Plan(label, reason="it lives in an Azure ML registry")
     return Plan(label, reason="it is not an environment defined here")
@@ -120,13 +120,6 @@ def _read(path: Path, where: str) -> CondaFile:
         return read_conda_file(path)
     except CondaFileError as exc:
         raise WorkshopError(f"{where}: {exc}", hint="fix the environment's conda file") from None
-
-
-def _short(path: Path) -> str:
-    try:
-        return str(path.relative_to(ROOT))
-    except ValueError:
-        return str(path)
 
 
 def values(job: LoadedJob) -> list[Any]:
@@ -203,13 +196,13 @@ def realise(item: Plan) -> Realised:
     ]
     if others:
         console.print(
-            f"[yellow]warning:[/] {_short(conda.path)}: conda packages are not "
+            f"[yellow]warning:[/] {repo_relative(conda.path)}: conda packages are not "
             f"installed locally, only the pip section: {', '.join(others)}"
         )
     found = venv.built(conda, python)
     if found is None:
         console.print(
-            f"environment {item.label}: building it from {_short(conda.path)} with uv "
+            f"environment {item.label}: building it from {repo_relative(conda.path)} with uv "
             f"(Python {python.version}, {len(venv.requirements(conda))} requirements; once per "
             "content, then cached)...",
             highlight=False,

@@ -13,7 +13,7 @@ from rich.console import Console
 
 from workshop.paths import runs_dir
 from workshop.runner import binding
-from workshop.runner.command import Context, Task, run_command_job
+from workshop.runner.command import RunContext, Task, run_command_job
 from workshop.runner.environment import Environments
 from workshop.runner.folders import check_names
 from workshop.runner.pipeline import run_pipeline
@@ -49,7 +49,7 @@ def run_job(path: Path, options: RunOptions | None = None) -> RunRecord:
         try:
             environments.realise()  # before any job starts: a broken environment fails here
             tracker = Tracker(experiment)
-            ctx = Context(job, tracker, assets, cores, folder, environments)
+            ctx = RunContext(job, tracker, assets, cores, folder, environments)
             record = _dispatch(ctx)
         except KeyboardInterrupt as exc:  # Ctrl-C, SIGTERM, SIGHUP
             records = exc.records if isinstance(exc, Interrupted) else []
@@ -62,7 +62,7 @@ def run_job(path: Path, options: RunOptions | None = None) -> RunRecord:
     return record
 
 
-def _dispatch(ctx: Context) -> RunRecord:
+def _dispatch(ctx: RunContext) -> RunRecord:
     spec = ctx.job.spec
     if ctx.job.kind == "command":
         return run_command_job(ctx)

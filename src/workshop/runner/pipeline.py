@@ -16,7 +16,7 @@ from rich.console import Console
 from workshop.errors import WorkshopError
 from workshop.jobspec.expressions import PARENT_OUTPUT, PARENT_REF
 from workshop.runner import binding
-from workshop.runner.command import Context, Task, component_task, run_tasks
+from workshop.runner.command import RunContext, Task, component_task, run_tasks
 from workshop.runner.records import FAILED, FINISHED, KILLED, Interrupted, RunRecord
 from workshop.runner.sweep import run_sweep
 
@@ -59,7 +59,7 @@ def order(steps: dict[str, Any]) -> list[str]:
     return done
 
 
-def run_pipeline(ctx: Context) -> RunRecord:
+def run_pipeline(ctx: RunContext) -> RunRecord:
     spec = ctx.job.spec
     steps: dict[str, Any] = spec.get("jobs") or {}
     settings = spec.get("settings") or {}
@@ -134,7 +134,7 @@ def run_pipeline(ctx: Context) -> RunRecord:
 
 
 def _run_step(
-    ctx: Context,
+    ctx: RunContext,
     name: str,
     node: dict[str, Any],
     resolve: Any,

@@ -20,7 +20,7 @@ from typing import Any
 from rich.console import Console
 
 from workshop.errors import WorkshopError
-from workshop.runner.command import Context, Task, run_tasks
+from workshop.runner.command import RunContext, Task, run_tasks
 from workshop.runner.records import FAILED, FINISHED, KILLED, Interrupted, RunRecord
 
 console = Console(stderr=True)
@@ -81,7 +81,7 @@ def _draw(rng: random.Random, dist: dict[str, Any], where: str) -> Any:
 
 
 def run_sweep(
-    ctx: Context,
+    ctx: RunContext,
     name: str,
     sweep: dict[str, Any],
     trial_task: Callable[[dict[str, Any]], Task],

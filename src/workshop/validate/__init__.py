@@ -16,7 +16,7 @@ from pathlib import Path
 from workshop import names
 from workshop.jobspec.kinds import detect_kind
 from workshop.paths import JOBS_DIR
-from workshop.validate.checks import Context, run_checks
+from workshop.validate.checks import Inventory, run_checks
 from workshop.validate.documents import (
     Document,
     load_entity,
@@ -43,7 +43,7 @@ def validate(
     files inside this checkout only (elsewhere the names are someone else's workspace's).
     """
     report = Report(files=yaml_files(paths))
-    ctx = Context(
+    ctx = Inventory(
         computes={names.COMPUTE_NAME},
         models={names.MODEL_NAME},
         offline=offline,

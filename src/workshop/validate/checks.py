@@ -1,6 +1,6 @@
 """What the SDK does not check offline, checked on the raw YAML mappings.
 
-Each `check_*` function takes one document and the shared `Context` and yields findings; the
+Each `check_*` function takes one document and the shared `Inventory` and yields findings; the
 `check` name on each finding says which rule fired:
 
 - `binding`: `${{inputs.X}}`, `${{outputs.Y}}`, `${{search_space.K}}` in a command are declared;
@@ -36,7 +36,7 @@ from workshop.jobspec.expressions import (
     step_dependencies,
 )
 from workshop.jobspec.references import local_path, parse_asset
-from workshop.paths import ROOT
+from workshop.paths import ROOT, repo_relative
 from workshop.validate.documents import Document, read_yaml
 from workshop.validate.findings import Finding
 from workshop.validate.metrics import command_words, entry_module, logged_metrics, python_entry
@@ -65,7 +65,7 @@ FETCH_HINT = "run `workshop data fetch` (it fills the data cache this path point
 
 
 @dataclass
-class Context:
+class Inventory:
     """Names this repository creates (from names.py and the YAMLs), and loaded documents."""
 
     computes: set[str]
@@ -115,7 +115,7 @@ class Context:
         return data, path.parent
 
 
-def run_checks(doc: Document, ctx: Context) -> Iterator[Finding]:
+def run_checks(doc: Document, ctx: Inventory) -> Iterator[Finding]:
     """Every check that applies to `doc`'s kind."""
     from workshop.validate.conda import check_environment
 
@@ -210,14 +210,14 @@ def check_entry(doc: Document, spec: dict[str, Any], prefix: str, base: Path) ->
             doc,
             f"{prefix}command",
             f"the command runs a module or script that is not in the code folder "
-            f"{_short(code_dir)}: {shown[:90]}",
+            f"{repo_relative(code_dir)}: {shown[:90]}",
             "run `python -m package.module` or `python file.py` with a path inside `code`",
         )
 
 
 def check_sweep(
     doc: Document,
-    ctx: Context,
+    ctx: Inventory,
     sweep: dict[str, Any],
     prefix: str,
     base: Path,
@@ -384,7 +384,7 @@ def check_metric(
 # --- pipelines --------------------------------------------------------------------------------
 
 
-def check_pipeline(doc: Document, ctx: Context) -> Iterator[Finding]:
+def check_pipeline(doc: Document, ctx: Inventory) -> Iterator[Finding]:
     """Node components, node inputs/outputs, `${{parent...}}` bindings, cycles and input types."""
     data = doc.data
     jobs = _mapping(data.get("jobs"))
@@ -617,7 +617,8 @@ def check_file(doc: Document, value: Any, key: str, base: Path) -> Iterator[Find
             "local-path",
             doc,
             key,
-            f"`{value}` does not exist (resolved against {_short(base)}: {_short(path)})",
+            f"`{value}` does not exist "
+            f"(resolved against {repo_relative(base)}: {repo_relative(path)})",
             "correct the path; relative paths resolve against the YAML file's own folder",
         )
 
@@ -722,7 +723,7 @@ def check_code(
             key,
             f"`{value}` holds files that do not belong in a code folder: {shown}{more}",
             "move tests, secrets, run records and data sets out of the code folder (it is "
-            f"uploaded with every job), exclude them in {_short(top)}/.amlignore, or point "
+            f"uploaded with every job), exclude them in {repo_relative(top)}/.amlignore, or point "
             "`code` at a folder with the training code only",
         )
     if walk.total > CODE_FOLDER_LIMIT or walk.stopped:
@@ -777,13 +778,13 @@ def check_data_path(doc: Document) -> Iterator[Finding]:
             "local-path",
             doc.path,
             "path",
-            f"`{local}` ({_short(path)}) does not exist yet; `az ml data create` and "
+            f"`{local}` ({repo_relative(path)}) does not exist yet; `az ml data create` and "
             "`workshop run` need it",
             FETCH_HINT,
         )
 
 
-def check_deployment(doc: Document, ctx: Context) -> Iterator[Finding]:
+def check_deployment(doc: Document, ctx: Inventory) -> Iterator[Finding]:
     """The deployment's code folder, scoring script and endpoint exist."""
     config = _mapping(doc.data.get("code_configuration"))
     code, script = config.get("code"), config.get("scoring_script")
@@ -796,7 +797,7 @@ def check_deployment(doc: Document, ctx: Context) -> Iterator[Finding]:
                 "local-path",
                 doc,
                 "code_configuration.scoring_script",
-                f"`{script}` is not a file in the code folder {_short(code_dir.resolve())}",
+                f"`{script}` is not a file in the code folder {repo_relative(code_dir.resolve())}",
                 "give the scoring script's path relative to `code_configuration.code`",
             )
     endpoint = doc.data.get("endpoint_name")
@@ -818,7 +819,7 @@ def check_deployment(doc: Document, ctx: Context) -> Iterator[Finding]:
 # --- azureml: references ----------------------------------------------------------------------
 
 
-def check_references(doc: Document, ctx: Context) -> Iterator[Finding]:
+def check_references(doc: Document, ctx: Inventory) -> Iterator[Finding]:
     """Every `azureml:` compute, environment, data and model names something this repo creates."""
     for key, value in _walk(doc.data, ""):
         last = key.rsplit(".", 1)[-1]
@@ -924,13 +925,6 @@ def _shown(values: list[Any]) -> str:
 def _did_you_mean(name: str, options: set[str]) -> str:
     close = difflib.get_close_matches(name, sorted(options), n=1)
     return f" (did you mean `{close[0]}`?)" if close else ""
-
-
-def _short(path: Path) -> str:
-    try:
-        return str(path.relative_to(ROOT))
-    except ValueError:
-        return str(path)
 
 
 def _error(check: str, doc: Document, key: str, message: str, fix: str) -> Finding:

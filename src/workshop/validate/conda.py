@@ -24,7 +24,7 @@ from workshop.jobspec.conda import ResolveError, read_conda_file, resolve_conda_
 from workshop.jobspec.envlock import GENERATED, content_version
 from workshop.jobspec.references import local_path
 from workshop.jobspec.yamlread import SpecReadError, read_mapping
-from workshop.validate.checks import Context
+from workshop.validate.checks import Inventory
 from workshop.validate.documents import Document
 from workshop.validate.findings import Finding
 
@@ -32,7 +32,7 @@ CONDA_KEYS = ("name", "channels", "dependencies", "prefix", "variables")
 NETWORK_ERRORS = ("failed to fetch", "error sending request", "dns error", "connect", "timed out")
 
 
-def check_environment(doc: Document, ctx: Context) -> Iterator[Finding]:
+def check_environment(doc: Document, ctx: Inventory) -> Iterator[Finding]:
     """The conda file's keys, its pip entries, whether it resolves; a generated one's version."""
     conda_path = (doc.folder / str(local_path(doc.data["conda_file"]))).resolve()
     try:
@@ -96,7 +96,7 @@ def _requirement_fix(entry: str) -> str:
     return "write `name==version` (or `name>=version`), as pip's requirement syntax has it"
 
 
-def _resolve(conda_path: Path, ctx: Context) -> Iterator[Finding]:
+def _resolve(conda_path: Path, ctx: Inventory) -> Iterator[Finding]:
     if ctx.offline:
         yield Finding(
             "note",

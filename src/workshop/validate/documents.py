@@ -17,6 +17,7 @@ from typing import Any
 from workshop.jobspec.sdkload import KIND_LOADERS
 from workshop.jobspec.yamlread import SpecReadError, read_mapping
 from workshop.validate.findings import Finding
+from workshop_common.errors import TRACEBACK, first_line
 
 
 @dataclass
@@ -88,7 +89,7 @@ def load_entity(doc: Document, loaders: dict[str, Callable[..., Any]]) -> list[F
     try:
         doc.entity = loader(doc.path, params_override=overrides)
     except Exception as exc:
-        problems = sdk_problems(str(exc)) or [(" (file)", _first_line(str(exc)))]
+        problems = sdk_problems(str(exc)) or [(" (file)", first_line(exc))]
         key, _ = problems[0]
         text = "; ".join(f"{k}: {m}" if k.strip() else m for k, m in problems[:6])
         found.append(
@@ -124,7 +125,7 @@ def sdk_validate(doc: Document) -> list[Finding]:
         try:
             result = validate()
         except Exception as exc:  # online deployments raise instead of returning a result
-            messages.setdefault("(file)", _first_line(str(exc)))
+            messages.setdefault("(file)", first_line(exc))
             continue
         for key, message in (getattr(result, "error_messages", None) or {}).items():
             messages.setdefault(key or "(file)", str(message))
@@ -193,9 +194,4 @@ def _collect(node: Any, key: str, out: list[tuple[str, str]]) -> None:
 
 def _clean(text: str) -> str:
     """One line: no traceback, no trailing whitespace runs."""
-    return re.sub(r"\s+", " ", text.split("Traceback (most recent call last)")[0]).strip()
-
-
-def _first_line(text: str) -> str:
-    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
-    return _clean(lines[0]) if lines else "unknown error"
+    return re.sub(r"\s+", " ", text.split(TRACEBACK)[0]).strip()

@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from workshop.paths import ROOT
+from workshop.paths import repo_relative
 
 Severity = Literal["error", "warning", "note"]
 """An error fails the run; a warning is worth fixing; a note says what could not be checked."""
@@ -31,10 +31,7 @@ class Finding:
     @property
     def display_file(self) -> str:
         """The file relative to the checkout when it is inside it, else as given."""
-        try:
-            return str(self.file.resolve().relative_to(ROOT))
-        except ValueError:
-            return str(self.file)
+        return repo_relative(self.file)
 
     def as_line(self) -> str:
         where = f"{self.display_file}: {self.key}"
@@ -76,7 +73,7 @@ class Report:
         return json.dumps(
             {
                 "ok": self.ok,
-                "files": [_display(p) for p in self.files],
+                "files": [repo_relative(p) for p in self.files],
                 "errors": len(self.errors),
                 "warnings": len(self.warnings),
                 "notes": len(self.notes),
@@ -84,10 +81,3 @@ class Report:
             },
             indent=2,
         )
-
-
-def _display(path: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(ROOT))
-    except ValueError:
-        return str(path)
