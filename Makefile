@@ -17,9 +17,12 @@ $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11 or run 'make PYTHON=/path/to/python3.11'" >&2; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 
+# --compile-bytecode: uv installs without .pyc files, and where PYTHONDONTWRITEBYTECODE is set (CI
+# images, this machine) Python then recompiles every imported module on every start: sklearn,
+# mlflow and azure-ai-ml cost 2-3x more CPU per process that way (measured for issue 11).
 $(STAMP): $(BIN)/python requirements/lock.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
-	VIRTUAL_ENV=$(VENV) $(UV) pip sync --quiet requirements/lock.txt
+	VIRTUAL_ENV=$(VENV) $(UV) pip sync --quiet --compile-bytecode requirements/lock.txt
 	VIRTUAL_ENV=$(VENV) $(UV) pip install --quiet --no-deps -e .
 	@touch $(STAMP)
 
