@@ -81,3 +81,15 @@ def test_defaults_converge_and_reach_0925_on_real_mnist(real_mnist_dir: Path):
     assert model.n_iter_.max() < logreg.DEFAULTS["max_iter"]
     accuracy = float(np.mean(model.predict(scaled(data.x_test)) == data.y_test))
     assert accuracy >= 0.925
+
+
+def test_in_background_gives_the_result_or_the_error():
+    from mnist_trainer.common import in_background
+
+    assert in_background(lambda: 42)() == 42
+
+    def fails() -> None:
+        raise ValueError("store unreachable")
+
+    with pytest.raises(ValueError, match="store unreachable"):  # not lost on the thread
+        in_background(fails)()
