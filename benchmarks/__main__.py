@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 from mnist_trainer.idx import FILES, load_mnist
 
+from benchmarks import runs
 from benchmarks.demo import demo_phases
 from benchmarks.runs import bench_env, prepare_home, run_job
 from benchmarks.sections import (
@@ -81,7 +82,7 @@ def print_table(sections: list[Section], about: dict[str, object]) -> None:
         table.add_row(f"[bold]{section.title}[/bold]", "", "")
         for row in section.rows:
             table.add_row(*row)
-    Console().print(table)
+    Console(width=160).print(table)  # one row per line in logs too (not wrapped at 80)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -108,6 +109,8 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 1
     data = load_mnist(data_dir)
+    runs.LOG = args.out.with_name("runs.log")  # beside the results (ignored by git)
+    runs.LOG.unlink(missing_ok=True)
     load_before = os.getloadavg()
     print("running the one-pass kNN and the 2019 per-k loop ...", flush=True)
     knn = knn_sweep(data)  # first, so its peak memory is not the float64 copies of the others
@@ -116,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="workshop-bench-") as tmp:
         home = Path(tmp)
         env = bench_env(data_dir, home)
-        print("one-time set-up (data cache, MLflow store, environment) ...", flush=True)
+        print("one-time set-up (MLflow store, environment) ...", flush=True)
         setup = prepare_home(home, env)
         print("workshop run jobs/train-knn.yml ...", flush=True)
         knn_run = run_job("train-knn.yml", env)

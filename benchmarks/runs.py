@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-LOG = Path(__file__).with_name("runs.log")
+LOG = Path(__file__).with_name("runs.log")  # __main__ puts it beside --out
 JOBS = Path(__file__).resolve().parent.parent / "jobs"
 EXPERIMENT = "amls-learn-experiment"  # the jobs' experiment_name
 
