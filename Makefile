@@ -19,9 +19,12 @@ $(BIN)/python:
 
 # infra/requirements.txt (the lock plus the project, editable) is what `pulumi install` installs
 # with pip from the program's folder; syncing the same file from there gives the same .venv.
+# --compile-bytecode: uv installs without .pyc files, and where PYTHONDONTWRITEBYTECODE is set (CI
+# images, this machine) Python then recompiles every imported module on every start: sklearn,
+# mlflow and azure-ai-ml cost 2-3x more CPU per process that way (measured for issue 11).
 $(STAMP): $(BIN)/python infra/requirements.txt requirements/lock.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
-	cd infra && VIRTUAL_ENV=$(CURDIR)/$(VENV) $(CURDIR)/$(UV) pip sync --quiet requirements.txt
+	cd infra && VIRTUAL_ENV=$(CURDIR)/$(VENV) $(CURDIR)/$(UV) pip sync --quiet --compile-bytecode requirements.txt
 	@touch $(STAMP)
 
 setup: $(STAMP) ## create .venv and install the pinned dependencies (fast when nothing changed)

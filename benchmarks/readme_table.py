@@ -22,9 +22,14 @@ def render_table(results_file: Path = RESULTS) -> str:
     results = json.loads(results_file.read_text())
     m, knn, lr = results["machine"], results["knn"], results["logreg"]
     o, s = lr["original"], lr["ours"]
+    load = (
+        f"; load average {m['load_before']} before, {m['load_after']} after"
+        if "load_before" in m
+        else ""
+    )
     rows = [
         f"Measured {m['date'][:10]} on {m['cpu']}, {m['cores']} cores, Python {m['python']}, "
-        f"numpy {m['numpy']}, scikit-learn {m['scikit-learn']} (one `make bench` run):",
+        f"numpy {m['numpy']}, scikit-learn {m['scikit-learn']} (one `make bench` run{load}):",
         "",
         "| | 2019 hands-on | aml-workshop |",
         "|---|---|---|",
@@ -37,13 +42,34 @@ def render_table(results_file: Path = RESULTS) -> str:
         rows.append(
             f"| kNN accuracy, k={k} | {v['accuracy_original']:.4f} | {v['accuracy_ours']:.4f} |"
         )
+    threads = s["params"].get("threads")
     rows += [
-        f"| logistic regression: fit time | {o['fit_seconds']:.1f} s | {s['fit_seconds']:.1f} s |",
+        f"| logistic regression: fit time | {o['fit_seconds']:.1f} s | {s['fit_seconds']:.1f} s"
+        + (f" ({threads} thread) |" if threads else " |"),
         f"| logistic regression: iterations | {o['n_iter']} (max_iter {o['params']['max_iter']}) "
         f"| {s['n_iter']} (tol {s['params']['tol']:g}) |",
         f"| logistic regression: converged | {_yes(o['converged'])} | {_yes(s['converged'])} |",
         f"| logistic regression: test accuracy | {o['accuracy']:.4f} | {s['accuracy']:.4f} |",
     ]
+    runs = results.get("runs")
+    if runs:
+        rk, rl, setup = runs["knn"], runs["logreg"], runs["setup"]
+        env = setup["environment_build_seconds"]
+        rows += [
+            f"| `workshop run jobs/train-knn.yml`, end to end | {knn['original_seconds']:.1f} s "
+            f"(per-k loop) | {rk['seconds']:.1f} s (**{rk['speedup_vs_2019_loop']:.1f}x**; "
+            f"search {rk['compute_seconds']:.1f} s + overhead {rk['overhead_seconds']:.1f} s) |",
+            f"| `workshop run jobs/train-knn.yml`: saved model predicts as the 2019 code "
+            f"(k={rk['best_k']}) | | {_yes(rk['saved_model_mismatches_vs_2019'] == 0)}, "
+            f"{rk['saved_model_mb']:.0f} MB |",
+            f"| `workshop run jobs/train-logreg.yml`, end to end | {o['fit_seconds']:.1f} s "
+            f"(fit alone) | {rl['seconds']:.1f} s (**{rl['ratio_to_2019_fit']:.2f}x**; "
+            f"fit {rl['compute_seconds']:.1f} s + overhead {rl['overhead_seconds']:.1f} s) |",
+            f"| one-time: MLflow store, environment build | | "
+            f"{setup['mlflow_store_seconds']:.1f} s, "
+            + ("n/a (jobs run in the tool's virtualenv)" if env is None else f"{env:.1f} s")
+            + " |",
+        ]
     demo = results.get("demo")
     if demo:
         phases = ", ".join(

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from mnist_trainer import knn
+from mnist_trainer.common import scaled
 from mnist_trainer.idx import load_mnist
 from mnist_trainer.neighbours import predict_many_k, sklearn_heap_topk
 from sklearn.neighbors import KNeighborsClassifier
@@ -97,6 +98,23 @@ def test_script_end_to_end(synthetic_mnist: Path, tmp_path: Path):
     accuracy = (model.predict(data.x_test / 255) == data.y_test).mean()
     assert accuracy == pytest.approx(by_k[best_k])
     assert accuracy > 0.5  # the synthetic digits are learnable: far above chance (0.1)
+
+    # The saved model keeps uint8 pixels (a quarter of float32) and predicts what the one-pass
+    # search and a kNN fitted on float32 0-1 pixels (the model it replaces) predict, for float64
+    # and float32 input alike.
+    assert model[-1]._fit_X.dtype == np.uint8
+    one_pass, _ = predict_many_k(data.x_train, data.y_train, data.x_test, [best_k])
+    float_model = KNeighborsClassifier(best_k).fit(scaled(data.x_train), data.y_train)
+    for x in (data.x_test / 255, scaled(data.x_test)):
+        np.testing.assert_array_equal(model.predict(x), one_pass[best_k])
+        np.testing.assert_array_equal(model.predict(x), float_model.predict(x))
+
+
+def test_pixel_step_gives_back_every_pixel_exactly():
+    pixels = np.arange(256, dtype=np.uint8)[:, None]
+    step = knn.to_pixels(1)
+    for x in (pixels / 255, scaled(pixels)):  # float64 (the endpoint's JSON) and float32
+        assert np.array_equal(step.transform(x), pixels)
 
 
 def test_script_pca50_single_k(synthetic_mnist: Path, tmp_path: Path):

@@ -25,6 +25,7 @@ def test_script_end_to_end(synthetic_mnist: Path, tmp_path: Path):
 
     assert run.data.params["C"] == "0.5"
     assert run.data.params["solver"] == "lbfgs"
+    assert run.data.params["threads"] == str(logreg.THREADS)  # the result depends on it
     assert run.data.metrics["converged"] == 1.0
     assert 1 <= run.data.metrics["n_iter"] < logreg.DEFAULTS["max_iter"]
     assert {"confusion_matrix.png", "sample_digits.png"} <= artifacts
@@ -76,7 +77,19 @@ def test_defaults_converge_and_reach_0925_on_real_mnist(real_mnist_dir: Path):
     model = logreg.build_model(**{k.lower(): v for k, v in logreg.DEFAULTS.items()})
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)
-        model.fit(scaled(data.x_train), data.y_train)
+        assert logreg.fit(model, scaled(data.x_train), data.y_train)
     assert model.n_iter_.max() < logreg.DEFAULTS["max_iter"]
     accuracy = float(np.mean(model.predict(scaled(data.x_test)) == data.y_test))
     assert accuracy >= 0.925
+
+
+def test_in_background_gives_the_result_or_the_error():
+    from mnist_trainer.common import in_background
+
+    assert in_background(lambda: 42)() == 42
+
+    def fails() -> None:
+        raise ValueError("store unreachable")
+
+    with pytest.raises(ValueError, match="store unreachable"):  # not lost on the thread
+        in_background(fails)()

@@ -20,9 +20,11 @@ import argparse
 import shutil
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
@@ -159,6 +161,37 @@ def save_model(model: object, model_dir: Path) -> None:
         saved = Path(staging) / "model"
         mlflow_sklearn.save_model(model, str(saved), pip_requirements=model_requirements())
         copy_into(saved, model_dir)
+
+
+T = TypeVar("T")
+
+
+def in_background(work: Callable[[], T]) -> Callable[[], T]:
+    """Start `work` on a thread; the function returned waits for it and gives its result (or
+    raises its exception).
+
+    For what a script needs later but not yet (MLflow's import and store set-up, matplotlib, a plot
+    that waits for no result) while the main thread computes in numpy/BLAS or scikit-learn's loss
+    kernels, which release the GIL: on a second core it then costs no wall time.
+    """
+    outcome: dict[str, object] = {}
+
+    def target() -> None:
+        try:
+            outcome["value"] = work()
+        except BaseException as exc:  # handed to the caller by wait()
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=target, name="in_background", daemon=True)
+    thread.start()
+
+    def wait() -> T:
+        thread.join()
+        if "error" in outcome:
+            raise outcome["error"]  # type: ignore[misc]
+        return outcome["value"]  # type: ignore[return-value]
+
+    return wait
 
 
 def printer(name: str) -> Callable[[str], None]:

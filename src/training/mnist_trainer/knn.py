@@ -12,7 +12,10 @@ pixels onto 50 principal components fitted on the training images.
 Logs `accuracy_k` once per k (step = k, so MLflow charts accuracy against k), `best_k`,
 `accuracy` (at best_k; ties to the smaller k), a k-versus-accuracy PNG and a confusion matrix at
 best_k. Writes the fitted best model (pixels scaled to 0-1 in, see mnist_trainer.common; any PCA
-included) into --model-dir with mlflow.sklearn.save_model.
+included) into --model-dir with mlflow.sklearn.save_model. The raw model keeps the training pixels
+as uint8 (47 MB, not 188 MB as float32) behind a step that turns 0-1 input back into 0-255
+exactly, so it predicts what the float model predicted (tests/test_knn.py, `make bench`). The plots
+are drawn after the search, when every figure they need is known.
 """
 
 from __future__ import annotations
@@ -20,7 +23,9 @@ from __future__ import annotations
 import argparse
 import time
 
-from mnist_trainer import common, plots
+import numpy as np
+
+from mnist_trainer import common
 from mnist_trainer.neighbours import predict_many_k
 
 REPRESENTATIONS = ("raw", "pca50")
@@ -57,17 +62,36 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def build_model(representation: str, k: int):
-    """(PCA 50 ->) KNeighborsClassifier(k) for pixels scaled to 0-1, unfitted."""
+def build_model(representation: str, k: int, n_features: int):
+    """For pixels scaled to 0-1: PCA 50 -> kNN(k), or 0-255 pixels -> kNN(k), unfitted but for
+    the raw pixel step (it needs no data: see `to_pixels`)."""
     from sklearn.decomposition import PCA
     from sklearn.neighbors import KNeighborsClassifier
     from sklearn.pipeline import Pipeline
 
-    steps: list[tuple[str, object]] = []
     if representation == "pca50":
-        steps.append(("pca", PCA(n_components=50, random_state=0)))
-    steps.append(("knn", KNeighborsClassifier(n_neighbors=k)))
-    return Pipeline(steps)
+        first = PCA(n_components=50, random_state=0)
+    else:
+        first = to_pixels(n_features)
+    return Pipeline(
+        [(representation_step(representation), first), ("knn", KNeighborsClassifier(k))]
+    )
+
+
+def representation_step(representation: str) -> str:
+    return "pca" if representation == "pca50" else "pixels"
+
+
+def to_pixels(n_features: int):
+    """A fitted MinMaxScaler that maps 0-1 back to the integer pixels 0-255, exactly.
+
+    It computes x * 255 + 0, and for every pixel p, (p / 255) * 255 == p in float32 and in float64
+    (tests/test_knn.py checks all 256), so a kNN fitted on the uint8 pixels sees the very integers
+    it was fitted on. A plain sklearn type: the saved model still needs no trusted-type list.
+    """
+    from sklearn.preprocessing import MinMaxScaler
+
+    return MinMaxScaler(feature_range=(0, 255)).fit(np.array([[0.0], [1.0]]).repeat(n_features, 1))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -88,15 +112,13 @@ def main(argv: list[str] | None = None) -> None:
 
     import mlflow
 
-    # The model takes pixels scaled to 0-1; the raw search runs on the integer pixels, whose
-    # neighbours are the same and whose float64 distances are exact (see neighbours.py).
-    x_train, x_test = common.scaled(data.x_train), common.scaled(data.x_test)
-    model = build_model(args.representation, args.ks[-1])
-    if len(model) > 1:  # PCA, fitted once and shared by every k
-        search_train = train_features = model[:-1].fit_transform(x_train)
-        search_test = model[:-1].transform(x_test)
+    # The model takes pixels scaled to 0-1; the raw search (and the raw model) work on the integer
+    # pixels, whose neighbours are the same and whose float64 distances are exact (neighbours.py).
+    model = build_model(args.representation, args.ks[-1], data.x_train.shape[1])
+    if args.representation == "pca50":  # PCA, fitted once and shared by every k
+        search_train = model[0].fit_transform(common.scaled(data.x_train))
+        search_test = model[0].transform(common.scaled(data.x_test))
     else:
-        train_features = x_train
         search_train, search_test = data.x_train, data.x_test
 
     with mlflow.start_run():
@@ -136,6 +158,8 @@ def main(argv: list[str] | None = None) -> None:
                 "exact_fallback_rows": stats.full_rows,
             }
         )
+        from mnist_trainer import plots
+
         mlflow.log_figure(plots.accuracy_by_k(accuracy, best_k), "accuracy_by_k.png")
         mlflow.log_figure(
             plots.confusion_matrix(
@@ -146,7 +170,7 @@ def main(argv: list[str] | None = None) -> None:
             "confusion_matrix.png",
         )
         model.set_params(knn__n_neighbors=best_k)
-        model[-1].fit(train_features, data.y_train)
+        model[-1].fit(search_train, data.y_train)  # uint8 pixels (raw) or the PCA features
         common.save_model(model, args.model_dir)
         log(f"fitted k={best_k} model saved to {args.model_dir}")
 

@@ -112,7 +112,10 @@ def build(conda: CondaFile, python: Interpreter) -> Path:
         spec.write_text("\n".join(requirements(conda)) + "\n", encoding="utf-8")
         _uv(["venv", "--quiet", "--relocatable", "--python", str(python.path), str(temp)], conda)
         python_in_temp = str(temp / "bin" / "python")
-        install = ["pip", "install", "--link-mode=copy", "--python", python_in_temp]
+        # --compile-bytecode: with PYTHONDONTWRITEBYTECODE set (CI images, this machine) every job
+        # would otherwise recompile sklearn, mlflow... from source on every start.
+        install = ["pip", "install", "--link-mode=copy", "--compile-bytecode"]
+        install += ["--python", python_in_temp]
         _uv([*install, "--requirement", str(spec)], conda)
         try:
             temp.rename(final)
