@@ -53,13 +53,10 @@ _CREATE_STORE = (
 
 
 def environment_build(job: Path, env: dict[str, str]) -> float | None:
-    """HOOK for per-job environments: seconds to build `job`'s environment in a fresh home.
+    """Seconds to build `job`'s environment in a fresh home (the one-time cost of a new one).
 
-    The runner runs every job in the tool's own virtualenv today, so there is nothing to build and
-    this returns None (reported as "n/a"). When the runner builds environments, it exposes
-    `workshop.runner.environment.prepare(job_yaml: Path) -> Path` (build, or reuse, the job's
-    environment; return its folder); this then times that call in a child process, so the timed
-    runs that follow start with a warm environment.
+    Times `workshop.runner.environment.prepare` in a child process, so the timed runs that follow
+    start with a warm environment. None (reported as "n/a") if the runner has no such step.
     """
     from workshop.runner import environment
 

@@ -230,3 +230,12 @@ def deployment_interpreter(deployment: Path = JOBS_DIR / "deployment.yml") -> Pa
 
     data = yaml.safe_load(deployment.read_text(encoding="utf-8")) or {}
     return interpreter_for(data.get("environment"), deployment.parent)
+
+
+def prepare(job_yaml: Path) -> Path:
+    """Build (or find) a command or sweep job's environment; returns its folder (`make bench`)."""
+    import yaml
+
+    data = yaml.safe_load(job_yaml.read_text(encoding="utf-8")) or {}
+    value = data.get("environment") or (data.get("trial") or {}).get("environment")
+    return interpreter_for(value, job_yaml.parent).parent.parent
