@@ -22,8 +22,6 @@
 # WORKSHOP_KERNEL_NAME, WORKSHOP_KERNEL_DISPLAY_NAME. Running it again rebuilds the kernel.
 set -euo pipefail
 
-UV_VERSION=0.13.8 # the Makefile's UV_VERSION (tests/test_workshop_kernel.py checks they agree)
-
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 self="$here/$(basename "${BASH_SOURCE[0]}")"
 lock=${WORKSHOP_LOCK:-$here/../requirements/lock.txt}
@@ -38,6 +36,8 @@ fail() {
 
 [ -f "$lock" ] || fail "no lock file at $lock (set WORKSHOP_LOCK to the workshop's requirements/lock.txt)"
 lock="$(cd "$(dirname "$lock")" && pwd)/$(basename "$lock")"
+UV_VERSION=$(sed -n 's/^uv==\([^ ;]*\).*/\1/p' "$lock") # the uv the lock pins (as the Makefile)
+[ -n "$UV_VERSION" ] || fail "$lock pins no uv"
 
 if [ "$(id -u)" = 0 ] && [ -n "${CI_LOCAL_UBUNTU_USER:-}" ]; then
   # A compute instance setup script: build the kernel for the instance's user, not for root.

@@ -91,6 +91,19 @@ def test_a_job_without_code_runs_in_an_empty_folder(home: Path) -> None:
 
 
 @pytest.mark.timeout(300)
+def test_the_callers_python_settings_do_not_reach_the_job(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A notebook's MPLBACKEND named matplotlib-inline, which the job's environment lacks."""
+    monkeypatch.setenv("MPLBACKEND", "module://matplotlib_inline.backend_inline")
+    monkeypatch.setenv("PYTHONPATH", str(home))
+    record = run_job(FIXTURES / "caller-env.yml")
+    log = (Path(record.folder or "") / "user_logs" / "std_log.txt").read_text()
+    assert record.status == "FINISHED", log
+    assert log.splitlines() == ["[|]"]
+
+
+@pytest.mark.timeout(300)
 def test_two_trials_writing_the_same_relative_path_both_succeed(home: Path) -> None:
     record = run_job(FIXTURES / "same-path.yml")
     assert [trial.status for trial in record.children] == ["FINISHED", "FINISHED"], [

@@ -73,9 +73,15 @@ def shell() -> list[str]:
     return [bash, "-c"] if bash else ["/bin/sh", "-c"]
 
 
+LEAKY = {"PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "VIRTUAL_ENV", "MPLBACKEND"}
+"""Variables that point a Python at the caller's packages or set-up (a notebook's MPLBACKEND names
+matplotlib-inline, which a job's own environment does not have). A job on Azure starts without
+them, so a local job does too."""
+
+
 def child_environment(extra: dict[str, str]) -> dict[str, str]:
-    """This process's variables with unbuffered output, plus extra (the job's environment's)."""
-    env = dict(os.environ)
+    """This process's variables less LEAKY, with unbuffered output, plus extra (the job's)."""
+    env = {k: v for k, v in os.environ.items() if k not in LEAKY}
     env["PYTHONUNBUFFERED"] = "1"
     env.update(extra)
     return env
