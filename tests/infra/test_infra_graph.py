@@ -490,3 +490,29 @@ def test_critical_path_is_no_longer_than_the_real_dependencies(
     assert chain[0].name in ("name-suffix", "stack-clock") and chain[-1].name == "mnist"
     existing_depth, _ = deploy({"existingResourceGroup": "rg1"}, files).depth()
     assert existing_depth == depth - 1
+
+
+# Resource provider namespaces of pulumi-azure-native modules the program may use. Providers that
+# every subscription has registered (Microsoft.Resources, Microsoft.Authorization) need no check.
+NAMESPACES = {
+    "machinelearningservices": "Microsoft.MachineLearningServices",
+    "storage": "Microsoft.Storage",
+    "keyvault": "Microsoft.KeyVault",
+    "applicationinsights": "Microsoft.Insights",
+    "monitor": "Microsoft.Insights",
+    "operationalinsights": "Microsoft.OperationalInsights",
+    "containerregistry": "Microsoft.ContainerRegistry",
+    "managedidentity": "Microsoft.ManagedIdentity",
+    "consumption": "Microsoft.Consumption",
+}
+ALWAYS_REGISTERED = {"resources", "authorization"}
+
+
+def test_preflight_checks_the_registration_of_every_provider_the_program_uses(dev: Graph) -> None:
+    from workshop.azure.preflight import PROVIDERS
+
+    modules = {r.type.split(":")[1] for r in dev.custom if r.type.startswith("azure-native:")}
+    unknown = modules - set(NAMESPACES) - ALWAYS_REGISTERED
+    assert not unknown, f"map these pulumi-azure-native modules to their namespace: {unknown}"
+    needed = {NAMESPACES[m] for m in modules - ALWAYS_REGISTERED}
+    assert needed <= set(PROVIDERS), f"preflight does not check {sorted(needed - set(PROVIDERS))}"

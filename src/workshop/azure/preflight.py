@@ -31,7 +31,11 @@ PROVIDERS = (
     "Microsoft.Insights",
     "Microsoft.OperationalInsights",
     "Microsoft.ContainerRegistry",
+    "Microsoft.ManagedIdentity",  # the cluster's user-assigned identity
+    "Microsoft.Consumption",  # the budget
 )
+"""Resource providers the program's resources need registered (tests/infra/test_infra_graph.py
+fails when the program uses one that is missing here)."""
 PROVIDERS_API = "2021-04-01"
 KEY_VAULT_API = "2022-07-01"
 WORKSPACE_API = "2024-10-01"
