@@ -307,5 +307,5 @@ def test_target_counts_trainees_instances_and_the_deployment_yaml(
     assert target.deployment_instances == deployment.instance_count
 
     config["trainees"] = "not json"
-    with pytest.raises(Exception, match="trainees is not a list"):
+    with pytest.raises(Exception, match=r"aml-workshop:trainees = .not json.: must be a list"):
         preflight_target("dev", SUB)
