@@ -165,3 +165,11 @@ def test_output_names_that_would_leave_the_run_folder_are_refused(
     with pytest.raises(WorkshopError, match=r"output name '\.\./\.\./\.\./escaped' is not an"):
         run_job(job)
     assert not (tmp_path / "escaped").exists() and not (home / "runs").exists()
+
+
+def test_a_binding_to_a_step_that_does_not_exist_is_one_message_not_a_traceback(home: Path) -> None:
+    with pytest.raises(WorkshopError) as info:
+        run_job(FIXTURES / "pipeline-typo.yml")
+    assert "parent.jobs.prepx.outputs.prepped" in str(info.value)
+    assert "workshop validate" in str(info.value)
+    assert not (home / "runs").exists()

@@ -485,3 +485,19 @@ def test_text_bound_to_an_integer_input(tmp_path: Path) -> None:
     body = pipeline("./components/train.yml").replace("max_epochs: 5", "max_epochs: five")
     finding = only_error(check(with_component(tmp_path, "bad.yml", body)), "input-type")
     assert finding.key == "jobs.train.inputs.max_epochs"
+
+
+def test_an_inline_environments_conda_file_is_not_advised_a_job_schema(tmp_path: Path) -> None:
+    (tmp_path / "conda.yml").write_text(
+        "name: x\nchannels: [conda-forge]\ndependencies:\n  - python=3.11\n"
+    )
+    (tmp_path / "job.yml").write_text(
+        "$schema: https://azuremlschemas.azureedge.net/latest/commandJob.schema.json\n"
+        "type: command\ncommand: echo hi\n"
+        "environment:\n  image: mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04:20250601.v1\n"
+        "  conda_file: ./conda.yml\n"
+    )
+    (tmp_path / "notes.yml").write_text("foo: 1\n")
+    report = validate([tmp_path], offline=True)
+    kinds = {f.file.name for f in report.findings if f.check == "kind"}
+    assert kinds == {"notes.yml"}, [f.as_line() for f in report.findings]

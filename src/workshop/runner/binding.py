@@ -97,12 +97,12 @@ def _load_job(path: Path, params_override: list[dict[str, Any]]) -> Any:
     from workshop.sdk import quiet_azure_ml
 
     quiet_azure_ml()
-    from azure.ai.ml.exceptions import ValidationException
+    from azure.ai.ml.exceptions import MlException
     from marshmallow.exceptions import ValidationError
 
     try:
         return load_job(path, params_override=params_override)
-    except (ValidationException, ValidationError, yaml.YAMLError) as exc:
+    except (MlException, ValidationError, yaml.YAMLError) as exc:  # e.g. a binding to no step
         first = first_line(exc)
         raise WorkshopError(
             f"{path}: azure-ai-ml cannot load it: {first}",

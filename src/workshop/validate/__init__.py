@@ -81,7 +81,7 @@ def validate(
         if doc.kind == "environment" and isinstance(doc.data.get("conda_file"), str)
     }
     for path in unknown:
-        if path not in conda_files:
+        if path not in conda_files and not _looks_like_conda_file(path):
             report.add(
                 Finding(
                     "warning",
@@ -110,3 +110,16 @@ def validate(
             for finding in run_checks(doc, ctx):
                 report.add(finding)
     return report
+
+
+def _looks_like_conda_file(path: Path) -> bool:
+    """A conda environment file (`dependencies:` and no Azure ML keys): an inline environment's
+    `conda_file` that no environment YAML names. It is checked through the job that uses it, so
+    advising a job `$schema` for it would be wrong."""
+    data, problem = read_yaml(path)
+    return (
+        problem is None
+        and isinstance(data, dict)
+        and "dependencies" in data
+        and not ({"$schema", "type", "command", "jobs"} & set(data))
+    )
