@@ -501,3 +501,22 @@ def test_an_inline_environments_conda_file_is_not_advised_a_job_schema(tmp_path:
     report = validate([tmp_path], offline=True)
     kinds = {f.file.name for f in report.findings if f.check == "kind"}
     assert kinds == {"notes.yml"}, [f.as_line() for f in report.findings]
+
+
+def test_an_inline_environments_conda_file_is_resolved_like_an_environment_yamls(
+    tmp_path: Path,
+) -> None:
+    """The real resolver: two pins of numpy cannot both hold (found by a new-user review)."""
+    (tmp_path / "conda.yml").write_text(
+        "dependencies:\n  - python=3.11\n  - pip:\n      - numpy==1.26.4\n      - numpy==2.0.0\n"
+    )
+    (tmp_path / "job.yml").write_text(
+        "$schema: https://azuremlschemas.azureedge.net/latest/commandJob.schema.json\n"
+        "type: command\ncommand: echo hi\n"
+        "environment:\n  image: mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04:20250601.v1\n"
+        "  conda_file: ./conda.yml\n"
+    )
+    report = validate([tmp_path / "job.yml"])
+    found = [f for f in report.findings if f.check == "conda-file"]
+    assert found and found[0].file == (tmp_path / "conda.yml").resolve(), report.findings
+    assert "numpy==1.26.4" in found[0].message and "numpy==2.0.0" in found[0].message

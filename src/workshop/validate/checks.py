@@ -121,6 +121,16 @@ def run_checks(doc: Document, ctx: Inventory) -> Iterator[Finding]:
 
     if ctx.checks_references(doc):
         yield from check_references(doc, ctx)
+    inline = doc.data.get("environment")
+    if doc.kind == "sweep_job" and isinstance(doc.data.get("trial"), dict):
+        inline = doc.data["trial"].get("environment")
+    conda = inline.get("conda_file") if isinstance(inline, dict) else None
+    if isinstance(inline, dict) and isinstance(conda, str) and local_path(conda):
+        # a job's inline environment: the same checks as an environment YAML's
+        missing = list(check_file(doc, conda, "environment.conda_file", doc.folder))
+        yield from missing
+        if not missing:
+            yield from check_environment(doc, ctx, inline)
     if doc.kind in {"command_job", "component"}:
         yield from check_command(doc, doc.data, "", _declared(doc.data), None)
         yield from check_code(doc, doc.data.get("code"), "code", doc.folder, doc.data)

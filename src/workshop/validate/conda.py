@@ -32,9 +32,16 @@ CONDA_KEYS = ("name", "channels", "dependencies", "prefix", "variables")
 NETWORK_ERRORS = ("failed to fetch", "error sending request", "dns error", "connect", "timed out")
 
 
-def check_environment(doc: Document, ctx: Inventory) -> Iterator[Finding]:
-    """The conda file's keys, its pip entries, whether it resolves; a generated one's version."""
-    conda_path = (doc.folder / str(local_path(doc.data["conda_file"]))).resolve()
+def check_environment(
+    doc: Document, ctx: Inventory, environment: dict[str, Any] | None = None
+) -> Iterator[Finding]:
+    """The conda file's keys, its pip entries, whether it resolves; a generated one's version.
+
+    `environment` is a job's inline environment (`environment: {image, conda_file}`); without it
+    the document is an environment YAML.
+    """
+    spec = doc.data if environment is None else environment
+    conda_path = (doc.folder / str(local_path(spec["conda_file"]))).resolve()
     try:
         data = read_mapping(conda_path)
     except SpecReadError as exc:
@@ -62,7 +69,8 @@ def check_environment(doc: Document, ctx: Inventory) -> Iterator[Finding]:
             yield Finding("error", "conda-file", conda_path, key, problem, _requirement_fix(entry))
     if valid and entries:
         yield from _resolve(conda_path, ctx)
-    yield from _check_version(doc, conda_path)
+    if environment is None:  # an inline environment has no version of its own
+        yield from _check_version(doc, conda_path)
 
 
 def _pip_entries(data: dict[str, Any]) -> Iterator[tuple[str, str]]:
