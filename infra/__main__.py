@@ -12,11 +12,12 @@ from workshop_infra.components.environment import WorkshopEnvironment
 from workshop_infra.job_specs import read_job_specs
 from workshop_infra.settings import settings_from_stack
 
+from workshop_common.contract import CONFIG_LOCATION
 from workshop_common.paths import JOBS_DIR, data_cache
 
 settings = settings_from_stack()
 if not settings.region_is_known:
-    pulumi.log.warn(f"azure-native:location {settings.location!r} is not a region I know")
+    pulumi.log.warn(f"{CONFIG_LOCATION} {settings.location!r} is not a region I know")
 if pulumi.runtime.is_dry_run():
     cache = data_cache()
     missing = missing_files((f.name for f in PUBLISHED), cache)
