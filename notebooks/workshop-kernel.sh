@@ -5,7 +5,7 @@
 #   bash notebooks/workshop-kernel.sh      # in a compute instance's terminal (or on a laptop)
 #
 # The stack runs it as the creation script of every trainee compute instance it creates (inline,
-# with the lock; see src/workshop/kernel.py). Azure runs setup scripts as root, and a kernel
+# with the lock; see src/workshop_common/kernel.py). Azure runs setup scripts as root, and a kernel
 # belongs to the user who runs Jupyter, so as root on a compute instance the script runs itself
 # again as $CI_LOCAL_UBUNTU_USER (azureuser) through `sudo -u`, as Microsoft advises for conda
 # environments and Jupyter kernels:

@@ -49,9 +49,9 @@ def describe_files(path: Path) -> tuple[MnistFile, ...]:
     Pass them as `files=` to fetch_mnist to fetch synthetic files as if they were published.
     """
     described = []
-    for name in FILES.values():
+    for key, name in FILES.items():
         blob = (path / name).read_bytes()
-        described.append(MnistFile(name, len(blob), hashlib.md5(blob).hexdigest()))
+        described.append(MnistFile(key, name, len(blob), hashlib.md5(blob).hexdigest()))
     return tuple(described)
 
 

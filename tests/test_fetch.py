@@ -25,10 +25,10 @@ from tests.mnist_fixtures import describe_files, make_mnist_dir
 from workshop.errors import WorkshopError
 from workshop.mnist import (
     PUBLISHED,
+    DownloadRetry,
     FetchResult,
     MnistFile,
     Pace,
-    RetryPolicy,
     check_mnist,
     fetch_files,
     fetch_mnist,
@@ -159,8 +159,8 @@ def sleeps() -> Sleeps:
 
 
 @pytest.fixture
-def retry(sleeps: Sleeps) -> RetryPolicy:
-    return RetryPolicy(attempts=3, base_delay=0.25, sleep=sleeps)
+def retry(sleeps: Sleeps) -> DownloadRetry:
+    return DownloadRetry(attempts=3, base_delay=0.25, sleep=sleeps)
 
 
 def serve_all(
@@ -198,7 +198,7 @@ def test_forbidden_mirror_moves_on_at_once(
     server: MirrorServer,
     source: Path,
     files: tuple[MnistFile, ...],
-    retry: RetryPolicy,
+    retry: DownloadRetry,
     sleeps: Sleeps,
     tmp_path: Path,
 ) -> None:
@@ -232,7 +232,7 @@ def test_transient_failures_are_retried_then_fall_through(
     server: MirrorServer,
     source: Path,
     files: tuple[MnistFile, ...],
-    retry: RetryPolicy,
+    retry: DownloadRetry,
     sleeps: Sleeps,
     tmp_path: Path,
     bad: Callable[[bytes], Response],
@@ -257,7 +257,7 @@ def test_503_then_success_on_the_same_mirror(
     server: MirrorServer,
     source: Path,
     files: tuple[MnistFile, ...],
-    retry: RetryPolicy,
+    retry: DownloadRetry,
     sleeps: Sleeps,
     tmp_path: Path,
 ) -> None:
@@ -275,7 +275,7 @@ def test_wrong_checksum_is_not_retried(
     server: MirrorServer,
     source: Path,
     files: tuple[MnistFile, ...],
-    retry: RetryPolicy,
+    retry: DownloadRetry,
     tmp_path: Path,
 ) -> None:
     first = files[0]
@@ -297,7 +297,7 @@ def test_every_mirror_failing_gives_one_message_and_leaves_nothing(
     server: MirrorServer,
     source: Path,
     files: tuple[MnistFile, ...],
-    retry: RetryPolicy,
+    retry: DownloadRetry,
     tmp_path: Path,
 ) -> None:
     first, second = files[0], files[1]
@@ -326,7 +326,7 @@ def test_every_mirror_failing_gives_one_message_and_leaves_nothing(
 
 
 def test_content_length_other_than_published_is_rejected(
-    server: MirrorServer, files: tuple[MnistFile, ...], retry: RetryPolicy, tmp_path: Path
+    server: MirrorServer, files: tuple[MnistFile, ...], retry: DownloadRetry, tmp_path: Path
 ) -> None:
     first = files[0]
     server.route("html", first.name, serve(b"<html>moved</html>"))
@@ -350,7 +350,7 @@ def test_read_timeout_is_retried(
             dest,
             [server.url("slow")],
             files=files[:1],
-            retry=RetryPolicy(attempts=2, base_delay=0.1, sleep=sleeps),
+            retry=DownloadRetry(attempts=2, base_delay=0.1, sleep=sleeps),
             timeout=(2.0, 0.2),
         )
     assert len(server.hits) == 2 and sleeps == [0.1]
@@ -358,7 +358,7 @@ def test_read_timeout_is_retried(
 
 
 def test_refused_connection_marks_the_mirror_unreachable(
-    files: tuple[MnistFile, ...], retry: RetryPolicy, tmp_path: Path
+    files: tuple[MnistFile, ...], retry: DownloadRetry, tmp_path: Path
 ) -> None:
     with socket.socket() as sock:  # a port nothing listens on
         sock.bind(("127.0.0.1", 0))
@@ -473,7 +473,7 @@ def test_progress_bar_renders_on_a_terminal(
 
 
 def test_backoff_doubles_up_to_a_cap() -> None:
-    policy = RetryPolicy(base_delay=0.5, max_delay=3.0)
+    policy = DownloadRetry(base_delay=0.5, max_delay=3.0)
     assert [policy.delay(n) for n in range(1, 6)] == [0.5, 1.0, 2.0, 3.0, 3.0]
 
 

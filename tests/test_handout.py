@@ -45,7 +45,7 @@ def test_one_folder_per_trainee_from_a_saved_outputs_file(tmp_path: Path) -> Non
     assert "https://ml.azure.com/compute/cix7k2q9-bj0p7/details?wsid=/subscriptions/" in page
     assert "2030-01-31T00:00:00Z" in page
     # Studio: the kernel the compute instance's creation script builds, and how to build it
-    from workshop.kernel import KERNEL_DISPLAY_NAME, SCRIPT
+    from workshop_common.kernel import KERNEL_DISPLAY_NAME, SCRIPT
 
     assert f"pick the kernel `{KERNEL_DISPLAY_NAME}`" in page
     assert "`bash notebooks/workshop-kernel.sh`" in page and SCRIPT.is_file()

@@ -1,7 +1,8 @@
 """The real YAMLs under jobs/: each loads with its azure-ai-ml loader, and agrees with the code.
 
 Agreement that can drift silently: the job inputs and the training scripts' defaults, the sweep's
-trial budget and its grid, the pipeline's sweep and sweep-knn.yml, the names in workshop.names.
+trial budget and its grid, the pipeline's sweep and sweep-knn.yml, the names in
+workshop.names and workshop_common.contract.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from workshop.jobspec.kinds import detect_kind
 from workshop.jobspec.sdkload import KIND_LOADERS
 from workshop.jobspec.sdkload import loaders as sdk_loaders
 from workshop.paths import JOBS_DIR
+from workshop_common import contract
 
 # azure-ai-ml's schemas emit hundreds of marshmallow deprecation warnings on every load.
 pytestmark = pytest.mark.filterwarnings("ignore")
@@ -93,7 +95,7 @@ def test_names_come_from_one_place() -> None:
         data = load(name)
         assert data["experiment_name"] == names.EXPERIMENT
         compute = data.get("compute") or data["settings"]["default_compute"]
-        assert compute == f"azureml:{names.COMPUTE_NAME}"
+        assert compute == f"azureml:{contract.CLUSTER_NAME}"
     register = load("components/register-model.yml")
     assert register["inputs"]["model_name"]["default"] == names.MODEL_NAME
     assert load("deployment.yml")["model"] == f"azureml:{names.MODEL_NAME}@latest"

@@ -80,7 +80,8 @@ def test_pulumi_new_asks_only_for_what_has_no_default() -> None:
     # `template.config` is required in a template section and takes description/default/secret:
     # https://www.pulumi.com/docs/iac/concepts/projects/project-file/#template-options
     from workshop_infra.project_file import project_file
-    from workshop_infra.settings import LOCATION_KEY
+
+    from workshop_common.contract import CONFIG_LOCATION as LOCATION_KEY
 
     asked = PROJECT["template"]["config"]
     assert asked, "a template section needs config"

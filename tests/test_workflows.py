@@ -259,7 +259,7 @@ def _group(name: str, **tags: str) -> dict[str, Any]:
 
 
 def test_the_sweeper_touches_only_this_projects_expired_ci_groups(tmp_path: Path) -> None:
-    from workshop.azure import contract
+    from workshop_common import contract
 
     past, future = "2020-01-01T00:00:00Z", "2999-01-01T00:00:00Z"
     ours = {contract.TAG_PROJECT: "ci123456", contract.TAG_EXPIRES: past}
@@ -325,7 +325,7 @@ def test_the_job_summary_shows_no_ids_and_no_trainee_names() -> None:
 
 
 def test_the_workflows_tag_the_ci_group_with_the_programs_tag_names() -> None:
-    from workshop.azure import contract
+    from workshop_common import contract
 
     create = next(
         s for s in steps(load("ephemeral-env.yml")) if "az group create" in s.get("run", "")

@@ -1,9 +1,10 @@
 """The compute instance creation script builds a kernel that runs the notebooks.
 
-The script is run here exactly as the stack hands it to Azure (workshop.kernel.creation_script,
-inline), in a scratch HOME, with the local Python 3.11 (WORKSHOP_PYTHON: no interpreter download)
-and uv with the shared package cache. What it builds is then used as Jupyter would use it: the
-kernel spec's interpreter runs the notebooks' own first cells and imports what they import.
+The script is run here exactly as the stack hands it to Azure
+(workshop_common.kernel.creation_script, inline), in a scratch HOME, with the local Python 3.11
+(WORKSHOP_PYTHON: no interpreter download) and uv with the shared package cache. What it builds is
+then used as Jupyter would use it: the kernel spec's interpreter runs the notebooks' own first cells
+and imports what they import.
 """
 
 from __future__ import annotations
@@ -21,9 +22,9 @@ import nbformat
 import pytest
 from packaging.requirements import Requirement
 
-from workshop import kernel
 from workshop.notebook_upload import bundle_files
 from workshop.paths import ROOT
+from workshop_common import kernel
 
 NOTEBOOK = ROOT / "notebooks" / "01-explore-and-train-locally.ipynb"
 UV = Path(sys.executable).with_name("uv")

@@ -1,4 +1,11 @@
-"""Upload local files into a blob container with Entra ID, as a Pulumi dynamic resource.
+"""Upload the data cache's files into a blob container with Entra ID, as a Pulumi dynamic resource.
+
+The resource is declared from blob names and MD5s only (constants: the published MNIST files), so
+evaluating the program (`pulumi preview`) reads no file and downloads nothing, and the state holds
+no local path. The files are read only when the upload runs (create, or update after an MD5
+changed), from the local data cache (workshop_common.paths.data_cache, resolved then, in the
+provider's process); a missing file or one with another MD5 fails that step with one message
+that says to run `workshop data fetch`.
 
 pulumi-azure-native's `storage.Blob` authenticates with the account key, which fails on a storage
 account with shared-key access off (pulumi/pulumi-azure-native#2015, #2948, both open). This
@@ -10,15 +17,16 @@ on the container; a fresh grant can take minutes to propagate, so 403s are retri
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, ResourceProvider, UpdateResult
 
-from workshop_infra.local_data import LocalFile
+from workshop_common.paths import DATA_DIR_ENV, data_cache
 
 PROPAGATION_WAIT_SECONDS = 600.0
 """How long a 403 is retried while a new role assignment propagates."""
@@ -42,8 +50,51 @@ def _is_forbidden(exc: Exception) -> bool:
     return getattr(exc, "status_code", None) == 403
 
 
+def _md5(path: Path) -> str:
+    digest = hashlib.md5(usedforsecurity=False)
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def missing_files(names: Iterable[str], folder: Path) -> list[str]:
+    """The names with no file in `folder` (a look at the folder, nothing read)."""
+    return [name for name in names if not (folder / name).is_file()]
+
+
+def _fetch_hint(folder: Path) -> str:
+    return (
+        f"run `workshop data fetch` (it fills {folder}; {DATA_DIR_ENV} moves it) and run "
+        "`pulumi up` again"
+    )
+
+
+def local_copies(md5s: Mapping[str, str], folder: Path) -> dict[str, Path]:
+    """Each named file in `folder`, checked against its MD5; one error naming every missing file,
+    or the first whose content differs, with the fix."""
+    missing = missing_files(md5s, folder)
+    if missing:
+        raise RuntimeError(
+            f"{folder}: {', '.join(sorted(missing))} missing (the files to upload); "
+            + _fetch_hint(folder)
+        )
+    paths = {name: folder / name for name in md5s}
+    for name in sorted(md5s):
+        found = _md5(paths[name])
+        if found != md5s[name]:
+            raise RuntimeError(
+                f"{paths[name]}: MD5 {found}, expected {md5s[name]} (not the published file); "
+                + _fetch_hint(folder)
+            )
+    return paths
+
+
 class BlobUploadProvider(ResourceProvider):
-    """Create/update upload every file whose MD5 changed; delete removes the blobs."""
+    """Create/update upload every file whose MD5 changed; delete removes the blobs.
+
+    No attribute holds a local path: Pulumi stores the pickled provider in the state.
+    """
 
     wait_seconds: float = PROPAGATION_WAIT_SECONDS
     retry_every: float = RETRY_EVERY_SECONDS
@@ -76,17 +127,15 @@ class BlobUploadProvider(ResourceProvider):
     def _upload(self, props: dict[str, Any], names: set[str]) -> None:
         from azure.storage.blob import ContentSettings
 
+        if not names:
+            return
+        md5s = {name: props["files"][name]["md5"] for name in names}
+        paths = local_copies(md5s, data_cache())  # every file checked before the first is sent
         client = _container_client(props["account_name"], props["container_name"])
         for name in sorted(names):
-            spec = props["files"][name]
-            path = Path(spec["path"])
-            if not path.is_file():
-                raise RuntimeError(
-                    f"{path}: the file to upload as {props['folder']}/{name} is missing; run "
-                    "`workshop data fetch` (or set WORKSHOP_DATA_DIR) and retry"
-                )
+            path = paths[name]
             settings = ContentSettings(
-                content_type="application/gzip", content_md5=bytearray.fromhex(spec["md5"])
+                content_type="application/gzip", content_md5=bytearray.fromhex(md5s[name])
             )
 
             def put(path: Path = path, name: str = name, settings: Any = settings) -> None:
@@ -126,7 +175,7 @@ class BlobUploadProvider(ResourceProvider):
 
 
 class BlobUpload(pulumi.dynamic.Resource):
-    """The given local files as blobs `<folder>/<name>` in one container."""
+    """The data cache's files `files` (blob name: MD5 hex) as blobs `<folder>/<name>`."""
 
     def __init__(
         self,
@@ -135,13 +184,13 @@ class BlobUpload(pulumi.dynamic.Resource):
         account_name: pulumi.Input[str],
         container_name: pulumi.Input[str],
         folder: str,
-        files: Sequence[LocalFile],
+        files: Mapping[str, str],
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         props = {
             "account_name": account_name,
             "container_name": container_name,
             "folder": folder,
-            "files": {f.name: {"path": str(f.path), "md5": f.md5} for f in files},
+            "files": {name: {"md5": md5} for name, md5 in files.items()},
         }
         super().__init__(BlobUploadProvider(), resource_name, props, opts)

@@ -10,9 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from workshop_infra.errors import ConfigError
+from workshop_infra.yaml_file import read_mapping
 
 
 @dataclass(frozen=True)
@@ -37,18 +36,6 @@ class JobSpecs:
     environment: EnvironmentSpec
 
 
-def _load(path: Path) -> dict[str, Any]:
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(str(path), None, f"cannot be read ({exc.strerror})") from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError(str(path), None, f"is not valid YAML ({exc})") from exc
-    if not isinstance(document, dict):
-        raise ConfigError(str(path), document, "must be a YAML mapping")
-    return document
-
-
 def _text(path: Path, document: dict[str, Any], key: str) -> str:
     value = document.get(key)
     if isinstance(value, int | float) and not isinstance(value, bool):
@@ -61,11 +48,11 @@ def _text(path: Path, document: dict[str, Any], key: str) -> str:
 def read_job_specs(jobs_dir: Path) -> JobSpecs:
     """Read jobs/data-mnist.yml, jobs/environment.yml and the conda file it names."""
     data_path = jobs_dir / "data-mnist.yml"
-    data = _load(data_path)
+    data = read_mapping(data_path)
     if data.get("type") != "uri_folder":
         raise ConfigError(f"{data_path}: type", data.get("type"), "must be uri_folder")
     env_path = jobs_dir / "environment.yml"
-    env = _load(env_path)
+    env = read_mapping(env_path)
     conda_path = (env_path.parent / _text(env_path, env, "conda_file")).resolve()
     try:
         conda = conda_path.read_text(encoding="utf-8")

@@ -15,8 +15,12 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 
-from workshop.azure.contract import KEY_VAULT_NAME_START
-from workshop.names import COMPUTE_NAME
+from workshop_common.contract import (
+    CLUSTER_NAME,
+    CONFIG_PREFIX,
+    KEY_VAULT_NAME_START,
+    PROJECT,
+)
 from workshop_infra.errors import ConfigError
 
 SUFFIX_LENGTH = 6
@@ -29,7 +33,7 @@ _STAND_IN_SUFFIX = "a0" * (SUFFIX_LENGTH // 2)
 CONTAINER_NAME = "workshop"
 """The blob container the workshop data lives in."""
 
-DATASTORE_NAME = "workshop_data"
+DATASTORE = "workshop_data"
 """The credential-less datastore on that container (Azure ML: lowercase letters, digits, _)."""
 
 MNIST_BLOB_FOLDER = "mnist"
@@ -123,7 +127,7 @@ _TEMPLATES: dict[str, Callable[[str, str], str]] = {
     "container_registry": lambda p, s: f"{_alnum(p)}cr{s}",
     "cluster_identity": lambda p, s: f"{p}-cluster-id-{s}",
     "workspace": lambda p, s: f"{p}-mlw-{s}",
-    "compute": lambda p, s: COMPUTE_NAME,
+    "compute": lambda p, s: CLUSTER_NAME,
 }
 
 
@@ -150,7 +154,7 @@ MIN_PREFIX_LENGTH = 2
 MAX_PREFIX_LENGTH = _max_prefix_length()
 
 
-def check_prefix(prefix: str, key: str = "aml-workshop:prefix") -> None:
+def check_prefix(prefix: str, key: str = f"{PROJECT}:{CONFIG_PREFIX}") -> None:
     """Raise ConfigError unless every name derived from `prefix` is valid for any suffix."""
     if not MIN_PREFIX_LENGTH <= len(prefix) <= MAX_PREFIX_LENGTH:
         raise ConfigError(

@@ -18,9 +18,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from workshop_infra.errors import ConfigError
+from workshop_infra.yaml_file import read_mapping
 
 PROJECT_FILE = Path(__file__).resolve().parents[2] / "Pulumi.yaml"
 
@@ -92,13 +91,8 @@ def _declared(path: Path, name: str, full_key: str, spec: object) -> Declared:
 
 def read_project_file(path: Path = PROJECT_FILE) -> ProjectFile:
     """Read and check the `config:` section: every project key typed, defaulted and described."""
-    try:
-        project = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(str(path), None, f"cannot be read ({exc.strerror})") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(str(path), None, f"is not valid YAML ({exc})") from None
-    if not isinstance(project, dict) or not isinstance(project.get("name"), str):
+    project = read_mapping(path)
+    if not isinstance(project.get("name"), str):
         raise _fail(path, "name", None, "a Pulumi project file needs a name")
     name: str = project["name"]
     config = project.get("config") or {}

@@ -16,14 +16,11 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from workshop_common.contract import CONFIG_LOCATION, PROJECT
 from workshop_infra.errors import ConfigError
 from workshop_infra.naming import RULES, check_prefix
 from workshop_infra.project_file import ProjectFile, project_file
 from workshop_infra.trainees import Trainee, check_object_id, parse_trainees
-
-PROJECT = "aml-workshop"
-LOCATION_KEY = "azure-native:location"
-
 
 MANAGED_NETWORK_MODES = ("Disabled", "AllowInternetOutbound", "AllowOnlyApprovedOutbound")
 PRIORITIES = ("Dedicated", "LowPriority")
@@ -132,7 +129,7 @@ def _choice(name: str, raw: str, allowed: tuple[str, ...]) -> str:
 def _check_location(raw: str | None) -> tuple[str, bool]:
     if not raw:
         raise ConfigError(
-            LOCATION_KEY,
+            CONFIG_LOCATION,
             raw,
             "is required (the Azure region for every resource)",
             fix="pulumi config set azure-native:location westeurope",
@@ -140,7 +137,7 @@ def _check_location(raw: str | None) -> tuple[str, bool]:
     if not re.fullmatch(r"[a-z][a-z0-9]{3,29}", raw):
         compact = re.sub(r"[^a-z0-9]", "", raw.lower())
         raise ConfigError(
-            LOCATION_KEY,
+            CONFIG_LOCATION,
             raw,
             "must be a region name as `az account list-locations -o table` shows it "
             "(lowercase, no spaces)",
@@ -427,5 +424,5 @@ def settings_from_stack_file(config: Mapping[str, object], location: str | None 
     `azure-native:location` (a deployed stack's output).
     """
     values = {key: _as_config_text(value) for key, value in config.items() if ":" not in key}
-    region = config.get(LOCATION_KEY) or location
+    region = config.get(CONFIG_LOCATION) or location
     return load_settings(values, None if region is None else str(region))

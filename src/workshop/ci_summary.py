@@ -13,8 +13,8 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
-from workshop.azure import contract
 from workshop.markdown import md_code
+from workshop_common import contract
 
 SHOWN = (
     contract.WORKSPACE_NAME,

@@ -25,11 +25,11 @@ from pathlib import Path
 from string import Template
 from typing import Any
 
-from workshop.azure import contract
 from workshop.errors import WorkshopError
-from workshop.kernel import KERNEL_DISPLAY_NAME, SCRIPT
 from workshop.markdown import md_code, md_text, one_line
 from workshop.paths import ROOT
+from workshop_common import contract
+from workshop_common.kernel import KERNEL_DISPLAY_NAME, SCRIPT
 
 TEMPLATES = Path(__file__).parent / "templates"
 TRAINEES = contract.TRAINEES

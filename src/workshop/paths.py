@@ -1,21 +1,18 @@
-"""Where things live in a checkout, in one place."""
+"""Where things live in a checkout, in one place (the folders the Pulumi program shares with the
+CLI are defined in workshop_common.paths and re-exported here)."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-JOBS_DIR = ROOT / "jobs"
+from workshop_common.paths import DEFAULT_DATA_CACHE as DEFAULT_DATA_CACHE
+from workshop_common.paths import JOBS_DIR as JOBS_DIR
+from workshop_common.paths import ROOT as ROOT
+from workshop_common.paths import data_cache as data_cache
+
 TRAINING_DIR = ROOT / "src" / "training"
 INFRA_DIR = ROOT / "infra"
-DEFAULT_DATA_CACHE = ROOT / "data" / "mnist"
-"""The data cache unless WORKSHOP_DATA_DIR moves it; jobs/data-mnist.yml's `path`."""
-
-
-def data_cache() -> Path:
-    """The local MNIST cache (`data/mnist`, which jobs/data-mnist.yml points at)."""
-    return Path(os.environ.get("WORKSHOP_DATA_DIR", DEFAULT_DATA_CACHE))
 
 
 def runs_dir() -> Path:

@@ -26,8 +26,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from workshop.azure import contract
 from workshop.markdown import md_code, md_text
+from workshop_common import contract
 
 CI_STACK = re.compile(r"ci-[0-9]{1,20}-[0-9]{1,4}")
 """CI stack names: `ci-${{ github.run_id }}-${{ github.run_attempt }}` (ephemeral-env.yml)."""

@@ -7,25 +7,21 @@ resource an input Output came from): the same edges the engine orders creation b
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
-from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pulumi
-from mnist_trainer.idx import FILES, write_idx
 from pulumi.runtime import rpc
 from pulumi.runtime.mocks import MockCallArgs, MockMonitor, MockResourceArgs, Mocks
 from workshop_infra.components.budget import BudgetStartProvider
 from workshop_infra.components.environment import WorkshopEnvironment
 from workshop_infra.guardrails import StackClockProvider
 from workshop_infra.job_specs import JobSpecs, read_job_specs
-from workshop_infra.local_data import LocalFile
 from workshop_infra.settings import load_settings
 
-from workshop.paths import JOBS_DIR
+from workshop_common.paths import JOBS_DIR
 
 SUBSCRIPTION = "00000000-0000-0000-0000-00000000abcd"
 TENANT = "11111111-1111-1111-1111-111111111111"
@@ -211,26 +207,7 @@ def job_specs() -> JobSpecs:
     return read_job_specs(JOBS_DIR)
 
 
-def synthetic_mnist(directory: Path) -> tuple[LocalFile, ...]:
-    """Four small IDX files with the published names (the upload only needs paths and MD5s)."""
-    directory.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(0)
-    for key, name in FILES.items():
-        n = 8 if key.startswith("train") else 4
-        array = (
-            rng.integers(0, 256, (n, 28, 28), dtype=np.uint8)
-            if key.endswith("images")
-            else rng.integers(0, 10, n, dtype=np.uint8)
-        )
-        write_idx(directory / name, array)
-    return tuple(LocalFile.of(directory / name) for name in FILES.values())
-
-
-def deploy(
-    values: Mapping[str, str],
-    files: Sequence[LocalFile],
-    location: str = "westeurope",
-) -> Graph:
+def deploy(values: Mapping[str, str], location: str = "westeurope") -> Graph:
     """Build WorkshopEnvironment for these settings under mocks and return the recorded graph."""
     mocks = RecordingMocks()
     monitor = RecordingMonitor(mocks)
@@ -242,7 +219,7 @@ def deploy(
 
     @pulumi.runtime.test
     def program() -> pulumi.Output[None]:
-        environment = WorkshopEnvironment("workshop", settings, job_specs(), files)
+        environment = WorkshopEnvironment("workshop", settings, job_specs())
         exports = environment.exports()
         keys = list(exports)
         return pulumi.Output.all(*exports.values()).apply(

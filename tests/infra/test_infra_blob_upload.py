@@ -1,9 +1,12 @@
-"""The identity-based MNIST upload: what it sends, when it re-sends, how it waits and fails."""
+"""The identity-based MNIST upload: what it sends, when it re-sends, how it waits and fails.
+
+The resource holds blob names and MD5s; the provider reads the files from the data cache
+(WORKSHOP_DATA_DIR here, a temporary folder) only when it creates or updates.
+"""
 
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 from typing import Any
 
@@ -45,11 +48,21 @@ def container(monkeypatch: pytest.MonkeyPatch) -> FakeContainer:
     return fake
 
 
-def _props(tmp_path: Path, contents: dict[str, bytes]) -> dict[str, Any]:
+@pytest.fixture(autouse=True)
+def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The data cache the provider reads: an empty temporary folder."""
+    folder = tmp_path / "cache"
+    folder.mkdir()
+    monkeypatch.setenv("WORKSHOP_DATA_DIR", str(folder))
+    return folder
+
+
+def _props(cache: Path, contents: dict[str, bytes]) -> dict[str, Any]:
+    """The resource's properties for these files, written into the data cache."""
     files = {}
     for name, data in contents.items():
-        (tmp_path / name).write_bytes(data)
-        files[name] = {"path": str(tmp_path / name), "md5": hashlib.md5(data).hexdigest()}
+        (cache / name).write_bytes(data)
+        files[name] = {"md5": hashlib.md5(data).hexdigest()}
     return {"account_name": "acct", "container_name": "workshop", "folder": "mnist", "files": files}
 
 
@@ -59,8 +72,8 @@ def _fast(provider: BlobUploadProvider, wait: float) -> BlobUploadProvider:
     return provider
 
 
-def test_create_uploads_every_file_with_its_md5(tmp_path: Path, container: FakeContainer) -> None:
-    props = _props(tmp_path, {"a.gz": b"alpha", "b.gz": b"beta"})
+def test_create_uploads_every_file_with_its_md5(cache: Path, container: FakeContainer) -> None:
+    props = _props(cache, {"a.gz": b"alpha", "b.gz": b"beta"})
     result = BlobUploadProvider().create(props)
     assert result.id == "acct/workshop/mnist"
     assert container.blobs == {
@@ -70,34 +83,35 @@ def test_create_uploads_every_file_with_its_md5(tmp_path: Path, container: FakeC
 
 
 def test_update_resends_only_changed_files_and_removes_dropped_ones(
-    tmp_path: Path, container: FakeContainer
+    cache: Path, container: FakeContainer
 ) -> None:
-    old = _props(tmp_path, {"a.gz": b"alpha", "b.gz": b"beta", "c.gz": b"gamma"})
+    old = _props(cache, {"a.gz": b"alpha", "b.gz": b"beta", "c.gz": b"gamma"})
     provider = BlobUploadProvider()
     provider.create(old)
     container.attempts = 0
-    new = _props(tmp_path, {"a.gz": b"alpha", "b.gz": b"BETA"})
+    new = _props(cache, {"a.gz": b"alpha", "b.gz": b"BETA"})
     provider.update("id", old, new)
     assert container.attempts == 1
     assert set(container.blobs) == {"mnist/a.gz", "mnist/b.gz"}
     assert container.blobs["mnist/b.gz"][0] == b"BETA"
 
 
-def test_diff_ignores_local_paths_but_not_content_or_location(tmp_path: Path) -> None:
-    old = _props(tmp_path, {"a.gz": b"alpha"})
-    moved = {**old, "files": {"a.gz": {**old["files"]["a.gz"], "path": "/elsewhere/a.gz"}}}
+def test_diff_ignores_local_paths_but_not_content_or_location(cache: Path) -> None:
+    new = _props(cache, {"a.gz": b"alpha"})
+    # A stack deployed before the upload was declared from MD5s holds paths: not a change.
+    old = {**new, "files": {"a.gz": {**new["files"]["a.gz"], "path": "/elsewhere/a.gz"}}}
     provider = BlobUploadProvider()
-    assert not provider.diff("id", old, moved).changes
-    changed = _props(tmp_path, {"a.gz": b"other"})
+    assert not provider.diff("id", old, new).changes
+    changed = _props(cache, {"a.gz": b"other"})
     assert provider.diff("id", old, changed).changes
     relocated = provider.diff("id", old, {**old, "container_name": "elsewhere"})
     assert relocated.changes and relocated.replaces == ["container_name"]
 
 
 def test_delete_removes_blobs_and_tolerates_missing_ones(
-    tmp_path: Path, container: FakeContainer
+    cache: Path, container: FakeContainer
 ) -> None:
-    props = _props(tmp_path, {"a.gz": b"alpha", "b.gz": b"beta"})
+    props = _props(cache, {"a.gz": b"alpha", "b.gz": b"beta"})
     provider = BlobUploadProvider()
     provider.create(props)
     del container.blobs["mnist/a.gz"]
@@ -106,21 +120,21 @@ def test_delete_removes_blobs_and_tolerates_missing_ones(
 
 
 def test_a_403_while_the_role_propagates_is_retried(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    cache: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     fake = FakeContainer(forbidden_times=3)
     monkeypatch.setattr(blob_upload, "_container_client", lambda account, name: fake)
-    _fast(BlobUploadProvider(), wait=5).create(_props(tmp_path, {"a.gz": b"alpha"}))
+    _fast(BlobUploadProvider(), wait=5).create(_props(cache, {"a.gz": b"alpha"}))
     assert fake.attempts == 4 and "mnist/a.gz" in fake.blobs
 
 
 def test_a_lasting_403_fails_with_what_to_grant(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    cache: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     fake = FakeContainer(forbidden_times=10**6)
     monkeypatch.setattr(blob_upload, "_container_client", lambda account, name: fake)
     with pytest.raises(RuntimeError) as caught:
-        _fast(BlobUploadProvider(), wait=0.05).create(_props(tmp_path, {"a.gz": b"alpha"}))
+        _fast(BlobUploadProvider(), wait=0.05).create(_props(cache, {"a.gz": b"alpha"}))
     message = str(caught.value)
     assert "acct/workshop" in message and "403" in message
     assert "Storage Blob Data Contributor" in message
@@ -128,12 +142,50 @@ def test_a_lasting_403_fails_with_what_to_grant(
     assert fake.attempts >= 2
 
 
-def test_a_missing_local_file_is_named(tmp_path: Path, container: FakeContainer) -> None:
-    props = _props(tmp_path, {"a.gz": b"alpha"})
-    os.remove(props["files"]["a.gz"]["path"])
-    with pytest.raises(RuntimeError, match=r"a\.gz.*missing.*workshop data fetch"):
+def test_missing_files_fail_the_create_with_one_message_and_nothing_sent(
+    cache: Path, container: FakeContainer
+) -> None:
+    props = _props(cache, {"a.gz": b"alpha", "b.gz": b"beta", "c.gz": b"gamma"})
+    (cache / "a.gz").unlink()
+    (cache / "c.gz").unlink()
+    with pytest.raises(RuntimeError) as caught:
         BlobUploadProvider().create(props)
-    assert container.blobs == {}
+    message = str(caught.value)
+    assert message.startswith(f"{cache}: a.gz, c.gz missing")
+    assert "`workshop data fetch`" in message and "WORKSHOP_DATA_DIR" in message
+    assert container.attempts == 0  # b.gz was there, but no partial upload
+
+
+def test_a_file_that_is_not_the_declared_one_is_refused(
+    cache: Path, container: FakeContainer
+) -> None:
+    props = _props(cache, {"a.gz": b"alpha"})
+    (cache / "a.gz").write_bytes(b"truncated")
+    with pytest.raises(RuntimeError, match=r"a\.gz: MD5 \w+, expected \w+.*workshop data fetch"):
+        BlobUploadProvider().create(props)
+    assert container.attempts == 0
+
+
+def test_an_update_reads_only_the_files_it_sends(cache: Path, container: FakeContainer) -> None:
+    old = _props(cache, {"a.gz": b"alpha", "b.gz": b"beta"})
+    provider = BlobUploadProvider()
+    provider.create(old)
+    new = _props(cache, {"a.gz": b"alpha", "b.gz": b"BETA"})
+    (cache / "a.gz").unlink()  # unchanged, so not needed
+    provider.update("id", old, new)
+    assert container.blobs["mnist/b.gz"][0] == b"BETA"
+
+
+def test_the_serialized_provider_holds_no_local_path(cache: Path) -> None:
+    """Pulumi keeps the pickled provider in the state (`__provider`)."""
+    import base64
+
+    from pulumi.dynamic.dynamic import serialize_provider
+
+    from workshop_common.paths import ROOT
+
+    pickled = base64.b64decode(serialize_provider(BlobUploadProvider()))
+    assert str(ROOT).encode() not in pickled and str(cache).encode() not in pickled
 
 
 def test_pulumis_provider_host_can_load_the_serialized_provider() -> None:

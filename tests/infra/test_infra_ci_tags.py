@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from infra_harness import deploy
 
-from infra_harness import deploy, synthetic_mnist
-
-from workshop.azure import contract
+from workshop_common import contract
 
 
-def test_the_program_sets_the_tags_the_sweeper_keys_on(tmp_path: Path) -> None:
-    graph = deploy({}, synthetic_mnist(tmp_path / "m"))
+def test_the_program_sets_the_tags_the_sweeper_keys_on() -> None:
+    graph = deploy({})
     group = next(r for r in graph.custom if r.type == "azure-native:resources:ResourceGroup")
     tags = group.inputs["tags"]
     for name in (contract.TAG_PROJECT, contract.TAG_OWNER, contract.TAG_EXPIRES):

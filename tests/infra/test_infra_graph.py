@@ -17,13 +17,12 @@ from infra_harness import (
     assert_no_grant_azure_makes_itself,
     deploy,
     job_specs,
-    synthetic_mnist,
 )
-from workshop_infra.local_data import LocalFile
+from mnist_trainer.published import PUBLISHED
 from workshop_infra.roles import ROLE_IDS
 
-from workshop.names import COMPUTE_NAME
 from workshop.paths import ROOT
+from workshop_common.contract import CLUSTER_NAME
 
 RG = "azure-native:resources:ResourceGroup"
 STORAGE = "azure-native:storage:StorageAccount"
@@ -52,13 +51,8 @@ def _dev_values() -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def files(tmp_path_factory: pytest.TempPathFactory) -> tuple[LocalFile, ...]:
-    return synthetic_mnist(tmp_path_factory.mktemp("mnist"))
-
-
-@pytest.fixture(scope="module")
-def dev(files: tuple[LocalFile, ...]) -> Graph:
-    return deploy(_dev_values(), files)
+def dev() -> Graph:
+    return deploy(_dev_values())
 
 
 def _by_name(graph: Graph) -> dict[str, Registration]:
@@ -150,7 +144,7 @@ def test_names_carry_the_prefix_and_the_stack_suffix(dev: Graph) -> None:
     for type_token, key in named.items():
         name = dev.one(type_token).inputs[key]
         assert SUFFIX in name and name.replace("-", "").startswith(prefix), name
-    assert dev.one(COMPUTE).inputs["computeName"] == COMPUTE_NAME
+    assert dev.one(COMPUTE).inputs["computeName"] == CLUSTER_NAME
     suffix = dev.one(RANDOM).inputs
     assert suffix["resultCount"] == 6
     assert set(suffix["inputs"]) == set("abcdefghijklmnopqrstuvwxyz0123456789")
@@ -159,8 +153,8 @@ def test_names_carry_the_prefix_and_the_stack_suffix(dev: Graph) -> None:
     assert suffix["seed"] == f"{SUBSCRIPTION}/aml-workshop/test/1"
 
 
-def test_a_new_suffix_seed_changes_the_shuffle_seed(files: tuple[LocalFile, ...]) -> None:
-    graph = deploy({"nameSuffixSeed": "ci-42"}, files)
+def test_a_new_suffix_seed_changes_the_shuffle_seed() -> None:
+    graph = deploy({"nameSuffixSeed": "ci-42"})
     assert graph.one(RANDOM).inputs["seed"].endswith("/ci-42")
 
 
@@ -188,8 +182,8 @@ def test_key_vault_uses_rbac_short_soft_delete_and_no_purge_protection(dev: Grap
     assert props["tenantId"] == "11111111-1111-1111-1111-111111111111"
 
 
-def test_purge_protection_can_be_turned_on(files: tuple[LocalFile, ...]) -> None:
-    graph = deploy({"keyVaultPurgeProtection": "true"}, files)
+def test_purge_protection_can_be_turned_on() -> None:
+    graph = deploy({"keyVaultPurgeProtection": "true"})
     assert graph.one(VAULT).inputs["properties"]["enablePurgeProtection"] is True
 
 
@@ -298,12 +292,11 @@ def test_dev_stack_has_a_budget_that_alerts_someone_from_a_fixed_start(dev: Grap
 # --- the data and the environment the jobs use -------------------------------------------------
 
 
-def test_mnist_files_are_uploaded_and_registered_as_the_jobs_data_asset(
-    dev: Graph, files: tuple[LocalFile, ...]
-) -> None:
+def test_mnist_files_are_uploaded_and_registered_as_the_jobs_data_asset(dev: Graph) -> None:
     upload = _by_name(dev)["mnist-files"].inputs
     assert upload["folder"] == "mnist"
-    assert upload["files"] == {f.name: {"path": str(f.path), "md5": f.md5} for f in files}
+    # Declared from the published names and MD5s alone: no local path in the state.
+    assert upload["files"] == {f.name: {"md5": f.md5} for f in PUBLISHED}
     data = dev.one(DATA).inputs
     specs = job_specs()
     assert (data["name"], data["version"]) == (specs.data.name, specs.data.version)
@@ -334,7 +327,7 @@ def test_outputs_hand_trainees_what_they_need(dev: Graph, tmp_path: Path) -> Non
         f"https://ml.azure.com/?wsid=/subscriptions/{SUBSCRIPTION}/resourceGroups/{rg}"
         f"/providers/Microsoft.MachineLearningServices/workspaces/{ws}"
     )
-    assert out["computeName"] == COMPUTE_NAME
+    assert out["computeName"] == CLUSTER_NAME
     assert out["datastoreName"] == dev.one(DATASTORE).inputs["name"]
     assert out["dataAsset"] == "azureml:mnist:1"
     env = yaml.safe_load((ROOT / "jobs" / "environment.yml").read_text())
@@ -358,8 +351,8 @@ def test_outputs_hand_trainees_what_they_need(dev: Graph, tmp_path: Path) -> Non
 # --- edge configurations -----------------------------------------------------------------------
 
 
-def test_existing_resource_group_is_used_not_created(files: tuple[LocalFile, ...]) -> None:
-    graph = deploy({"existingResourceGroup": "team-ml-rg"}, files)
+def test_existing_resource_group_is_used_not_created() -> None:
+    graph = deploy({"existingResourceGroup": "team-ml-rg"})
     assert graph.of_type(RG) == []
     assert any(i.token == "azure-native:resources:getResourceGroup" for i in graph.invokes)
     for r in graph.custom:
@@ -379,8 +372,8 @@ def test_the_stacks_registry_is_basic_without_admin_account(dev: Graph) -> None:
     )
 
 
-def test_without_its_own_registry_nothing_points_at_one(files: tuple[LocalFile, ...]) -> None:
-    graph = deploy({"containerRegistry": "false"}, files)
+def test_without_its_own_registry_nothing_points_at_one() -> None:
+    graph = deploy({"containerRegistry": "false"})
     assert graph.of_type(REGISTRY) == []
     assert "containerRegistry" not in graph.one(WORKSPACE).inputs
     assert "cluster-acr-pull" not in {r.name for r in graph.of_type(ROLE)}
@@ -393,9 +386,7 @@ def test_data_and_environment_versions_are_left_to_the_workspace_purge(dev: Grap
     assert retained == {DATA, ENV}
 
 
-def test_low_priority_private_workspace_with_managed_network(
-    files: tuple[LocalFile, ...],
-) -> None:
+def test_low_priority_private_workspace_with_managed_network() -> None:
     graph = deploy(
         {
             "computePriority": "LowPriority",
@@ -405,7 +396,6 @@ def test_low_priority_private_workspace_with_managed_network(
             "computeMinNodes": "1",
             "computeIdleSeconds": "600",
         },
-        files,
     )
     ws = graph.one(WORKSPACE).inputs
     assert ws["publicNetworkAccess"] == "Disabled"
@@ -477,9 +467,7 @@ def _needed_depth(name: str) -> int:
     return 1 + max((_needed_depth(dep) for dep in NEEDS[name]), default=0)
 
 
-def test_critical_path_is_no_longer_than_the_real_dependencies(
-    dev: Graph, files: tuple[LocalFile, ...]
-) -> None:
+def test_critical_path_is_no_longer_than_the_real_dependencies(dev: Graph) -> None:
     depth, chain = dev.depth()
     print(f"critical path ({depth} resources): {' -> '.join(r.name for r in chain)}")
     # One more than the Azure dependencies alone: the workspace purge sits between the workspace
@@ -488,7 +476,7 @@ def test_critical_path_is_no_longer_than_the_real_dependencies(
     # e.g. name-suffix -> resource-group -> logs -> app-insights -> workspace -> workspace-purge
     #      -> datastore -> mnist
     assert chain[0].name in ("name-suffix", "stack-clock") and chain[-1].name == "mnist"
-    existing_depth, _ = deploy({"existingResourceGroup": "rg1"}, files).depth()
+    existing_depth, _ = deploy({"existingResourceGroup": "rg1"}).depth()
     assert existing_depth == depth - 1
 
 

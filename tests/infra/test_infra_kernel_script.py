@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import base64
 import json
-from pathlib import Path
 
 from infra_harness import deploy
-from infra_harness import synthetic_mnist as make_files
 
-from workshop import kernel
+from workshop_common import kernel
 
 COMPUTE = "azure-native:machinelearningservices:Compute"
 TRAINEES = [
@@ -24,10 +22,9 @@ TRAINEES = [
 ]
 
 
-def test_each_compute_instance_runs_the_kernel_script_when_created(tmp_path: Path) -> None:
-    files = make_files(tmp_path / "mnist")
+def test_each_compute_instance_runs_the_kernel_script_when_created() -> None:
     values = {"trainees": json.dumps(TRAINEES), "traineeComputeInstances": "true"}
-    graph = deploy(values, files)
+    graph = deploy(values)
     instances = [r for r in graph.of_type(COMPUTE) if r.name.startswith("instance-")]
     assert len(instances) == 1  # the group gets none
     inner = instances[0].inputs["properties"]["properties"]

@@ -24,7 +24,6 @@ from infra_harness import (
     deploy,
     load_in_provider_host,
 )
-from infra_harness import synthetic_mnist as make_files
 from workshop_infra.errors import ConfigError
 from workshop_infra.roles import ROLE_IDS
 from workshop_infra.settings import load_settings
@@ -56,12 +55,8 @@ def _values(count: int) -> dict[str, str]:
 
 @cache
 def _graph(count: int) -> tuple[Graph, float]:
-    import tempfile
-    from pathlib import Path
-
-    files = make_files(Path(tempfile.mkdtemp()) / "mnist")
     started = time.perf_counter()
-    graph = deploy(_values(count), files)
+    graph = deploy(_values(count))
     return graph, time.perf_counter() - started
 
 
@@ -193,11 +188,8 @@ def test_every_taggable_resource_carries_the_workshop_tags() -> None:
     assert created > dt.datetime.now() + dt.timedelta(days=6)  # ttlDays 7 from "now" (first up)
 
 
-def test_a_fixed_expiry_and_owner_are_used_as_given(tmp_path: object) -> None:
-    from pathlib import Path
-
-    files = make_files(Path(str(tmp_path)) / "m")
-    graph = deploy({"expiresOn": "2030-01-31", "owner": "ml-team@example.com"}, files)
+def test_a_fixed_expiry_and_owner_are_used_as_given() -> None:
+    graph = deploy({"expiresOn": "2030-01-31", "owner": "ml-team@example.com"})
     account = next(r for r in graph.custom if r.name == "account")
     assert account.inputs["tags"]["expires-on"] == "2030-01-31T00:00:00Z"
     assert account.inputs["tags"]["owner"] == "ml-team@example.com"
@@ -245,10 +237,8 @@ def test_budget_alerts_the_configured_addresses() -> None:
     assert group["location"] == "Global"
 
 
-def test_budget_amount_zero_means_no_budget(tmp_path: object) -> None:
-    from pathlib import Path
-
-    graph = deploy({"budgetAmount": "0"}, make_files(Path(str(tmp_path)) / "m"))
+def test_budget_amount_zero_means_no_budget() -> None:
+    graph = deploy({"budgetAmount": "0"})
     assert graph.of_type(BUDGET) == [] and graph.of_type(ACTION_GROUP) == []
     assert "budget-start" not in {r.name for r in graph.custom}
 
@@ -342,16 +332,13 @@ def test_destroy_order_purges_between_the_workspace_contents_and_its_dependencie
     assert "key-vault" not in deps["key-vault-purge"]
 
 
-def test_purges_follow_the_purge_on_destroy_switch(tmp_path: object) -> None:
-    from pathlib import Path
-
-    files = make_files(Path(str(tmp_path)) / "m")
+def test_purges_follow_the_purge_on_destroy_switch() -> None:
     on = _by_name(_graph(1)[0])
     assert on["workspace-purge"].inputs["enabled"] is True
     assert on["key-vault-purge"].inputs["enabled"] is True
-    off = _by_name(deploy({"purgeOnDestroy": "false"}, files))
+    off = _by_name(deploy({"purgeOnDestroy": "false"}))
     assert off["workspace-purge"].inputs["enabled"] is False
-    protected = _by_name(deploy({"keyVaultPurgeProtection": "true"}, files))
+    protected = _by_name(deploy({"keyVaultPurgeProtection": "true"}))
     assert protected["key-vault-purge"].inputs["enabled"] is False
     assert protected["workspace-purge"].inputs["enabled"] is True
     ws = on["workspace-purge"].inputs
@@ -445,10 +432,10 @@ def test_the_stack_outputs_make_handouts(tmp_path: object) -> None:
 
 
 def test_exports_are_the_outputs_the_cli_reads_and_make_handouts() -> None:
-    """One contract (workshop.azure.contract): the program exports every name the CLI reads, and
+    """One contract (workshop_common.contract): the program exports every name the CLI reads, and
     `workshop handout` turns those outputs, as they are, into one folder per principal."""
-    from workshop.azure import contract
     from workshop.handout import handouts_from_outputs
+    from workshop_common import contract
 
     outputs = _graph(1)[0].outputs
     assert set(outputs) == set(contract.EXPORTED_OUTPUTS)

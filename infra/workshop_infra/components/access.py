@@ -25,11 +25,11 @@ Contributor role on the artifact container above already cover every container t
 and nothing account-wide is granted for blobs. (Least privilege here is inferred: the page lists
 the role for browsing and creating together.)
 
-Each compute instance runs a creation script that builds the notebooks' Jupyter kernel (Python
-3.11 with requirements/lock.txt; workshop.kernel). Creation scripts run only when an instance is
-provisioned, so later changes to the script or the lock are ignored on existing instances (no
-update churn on every instance after a re-lock): the notebooks' first cell notices a kernel
-whose packages differ from the lock and says how to rebuild it.
+Each compute instance runs a creation script that builds the notebooks' Jupyter kernel (Python 3.11
+with requirements/lock.txt; workshop_common.kernel). Creation scripts run only when an instance is
+provisioned, so later changes to the script or the lock are ignored on existing instances (no update
+churn on every instance after a re-lock): the notebooks' first cell notices a kernel whose packages
+differ from the lock and says how to rebuild it.
 """
 
 from __future__ import annotations
@@ -37,8 +37,8 @@ from __future__ import annotations
 import pulumi
 from pulumi_azure_native import machinelearningservices as ml
 
-from workshop import kernel
-from workshop.azure.contract import COMPUTE_INSTANCE_PRINCIPAL_TYPE
+from workshop_common import kernel
+from workshop_common.contract import COMPUTE_INSTANCE_PRINCIPAL_TYPE
 from workshop_infra import roles
 from workshop_infra.components.scope import TYPE_PREFIX, Scope
 from workshop_infra.components.storage import Storage, artifact_container_id

@@ -34,7 +34,7 @@ import pulumi
 from pulumi_azure_native import machinelearningservices as ml
 from pulumi_azure_native import managedidentity
 
-from workshop.names import COMPUTE_NAME
+from workshop_common.contract import CLUSTER_NAME
 from workshop_infra import roles
 from workshop_infra.components.scope import TYPE_PREFIX, Scope
 from workshop_infra.components.storage import Storage
@@ -91,7 +91,7 @@ class Compute(pulumi.ComponentResource):
         self.cluster = ml.Compute(
             "cluster",
             ml.ComputeArgs(
-                compute_name=COMPUTE_NAME,
+                compute_name=CLUSTER_NAME,
                 workspace_name=workspace_name,
                 resource_group_name=scope.resource_group_name,
                 location=scope.location,

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 
 import pulumi
 import pulumi_random as random
 from pulumi_azure_native import authorization, resources
 
-from workshop.azure import contract
+from workshop_common import contract
 from workshop_infra.components.access import TraineeAccess
 from workshop_infra.components.assets import Assets
 from workshop_infra.components.budget import Budget
@@ -20,7 +19,6 @@ from workshop_infra.components.storage import Storage
 from workshop_infra.components.workspace import Workspace
 from workshop_infra.guardrails import StackClock, tagging
 from workshop_infra.job_specs import JobSpecs
-from workshop_infra.local_data import LocalFile
 from workshop_infra.naming import SUFFIX_ALPHABET, SUFFIX_LENGTH, derive_names
 from workshop_infra.settings import Settings
 
@@ -45,7 +43,6 @@ class WorkshopEnvironment(pulumi.ComponentResource):
         name: str,
         settings: Settings,
         specs: JobSpecs,
-        mnist_files: Sequence[LocalFile],
         opts: pulumi.ResourceOptions | None = None,
     ):
         super().__init__(f"{TYPE_PREFIX}:WorkshopEnvironment", name, None, opts)
@@ -82,10 +79,10 @@ class WorkshopEnvironment(pulumi.ComponentResource):
             opts=child,
         )
         self.tags: dict[str, pulumi.Input[str]] = {
-            "workshop": settings.prefix,
-            "owner": settings.owner or client.object_id,
-            "expires-on": self.clock.expires_on,
-            "pulumi-stack": pulumi.get_stack(),  # the ttl-sweeper destroys the stack by it
+            contract.TAG_PROJECT: settings.prefix,
+            contract.TAG_OWNER: settings.owner or client.object_id,
+            contract.TAG_EXPIRES: self.clock.expires_on,
+            contract.TAG_STACK: pulumi.get_stack(),  # the ttl-sweeper destroys the stack by it
         }
         # Every resource below (and in the components) inherits the tagging transformation.
         child = pulumi.ResourceOptions(parent=self, transformations=[tagging(self.tags)])
@@ -127,9 +124,7 @@ class WorkshopEnvironment(pulumi.ComponentResource):
             registry_id=self.workspace.registry.id if self.workspace.registry else None,
             opts=child,
         )
-        self.assets = Assets(
-            "assets", self.scope, self.storage, workspace_name, specs, mnist_files, child
-        )
+        self.assets = Assets("assets", self.scope, self.storage, workspace_name, specs, child)
         self.access = TraineeAccess(
             "trainees",
             self.scope,
@@ -166,7 +161,7 @@ class WorkshopEnvironment(pulumi.ComponentResource):
     def exports(self) -> dict[str, pulumi.Input[object]]:
         """The stack outputs (what a platform engineer hands to trainees).
 
-        Their names are the CLI's (workshop.azure.contract), which reads them back.
+        Their names are the contract's (workshop_common.contract): the CLI reads them back.
         """
         specs = self._specs
         return {

@@ -6,10 +6,11 @@ from dataclasses import dataclass
 
 import pulumi
 
+from workshop_common.contract import PROJECT
 from workshop_infra.naming import WorkshopNames
 from workshop_infra.settings import Settings
 
-TYPE_PREFIX = "aml-workshop:components"
+TYPE_PREFIX = f"{PROJECT}:components"
 
 
 @dataclass(frozen=True)

@@ -19,18 +19,12 @@ from pathlib import Path
 
 import numpy as np
 
+from mnist_trainer.published import FILES
+
 LABELS_MAGIC = 2049
 IMAGES_MAGIC = 2051
 _KIND = {LABELS_MAGIC: "labels", IMAGES_MAGIC: "images"}
 _NDIM = {LABELS_MAGIC: 1, IMAGES_MAGIC: 3}
-
-# File names as published, and the shapes the real files have.
-FILES = {
-    "train_images": "train-images-idx3-ubyte.gz",
-    "train_labels": "train-labels-idx1-ubyte.gz",
-    "test_images": "t10k-images-idx3-ubyte.gz",
-    "test_labels": "t10k-labels-idx1-ubyte.gz",
-}
 
 
 class IdxError(ValueError):

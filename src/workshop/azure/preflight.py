@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from workshop.azure import contract
+from workshop_common import contract
 from workshop_common.arm import Arm
 
 if TYPE_CHECKING:

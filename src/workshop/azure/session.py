@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from workshop.azure import contract
 from workshop.errors import WorkshopError
+from workshop_common import contract
 from workshop_common.errors import first_line
 
 if TYPE_CHECKING:

@@ -17,9 +17,9 @@ from typing import Any
 
 import yaml
 
-from workshop.azure import contract
 from workshop.errors import WorkshopError
 from workshop.paths import ROOT
+from workshop_common import contract
 
 PULUMI_TIMEOUT_SECONDS = 120
 

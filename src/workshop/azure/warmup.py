@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING
 
 import yaml
 
-from workshop.names import COMPUTE_NAME
 from workshop.paths import JOBS_DIR
+from workshop_common.contract import CLUSTER_NAME
 
 if TYPE_CHECKING:
     from azure.ai.ml.entities import Command
@@ -32,7 +32,7 @@ def warmup_job() -> Command:
     return command(
         command=f'python -c "{IMPORTS}"',
         environment=f"azureml:{environment_name()}@latest",
-        compute=COMPUTE_NAME,
+        compute=CLUSTER_NAME,
         experiment_name=EXPERIMENT,
         display_name="environment-warmup",
         description="Builds the mnist-sklearn image so trainees do not wait for it.",

@@ -107,9 +107,9 @@ def _github_summary(lines: list[str]) -> None:
 
 def preflight_target(stack: str, subscription: str | None) -> Target:
     """What the stack will create, from its config (and outputs, once it has been deployed)."""
-    from workshop.azure import contract
     from workshop.azure.preflight import Target
     from workshop.azure.stack import stack_config, stack_outputs
+    from workshop_common import contract
 
     config, has_file = stack_config(stack)
     if not has_file:
@@ -185,7 +185,7 @@ def _config_trainees(stack: str, raw: Any) -> list[dict[str, Any]]:
     """The stack's trainee entries: a YAML list in Pulumi.<stack>.yaml, or a JSON string."""
     import json
 
-    from workshop.azure import contract
+    from workshop_common import contract
 
     key = f"{contract.PROJECT}:{contract.CONFIG_TRAINEES}"
     if raw in (None, ""):

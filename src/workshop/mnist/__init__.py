@@ -5,18 +5,18 @@
 """
 
 from workshop.mnist.check import MnistCheck, SplitSummary, check_mnist
-from workshop.mnist.fetch import FetchResult, Pace, RetryPolicy, fetch_files, fetch_mnist
+from workshop.mnist.fetch import DownloadRetry, FetchResult, Pace, fetch_files, fetch_mnist
 from workshop.mnist.sources import DEFAULT_MIRRORS, ENV_VAR, PUBLISHED, MnistFile
 
 __all__ = [
     "DEFAULT_MIRRORS",
     "ENV_VAR",
     "PUBLISHED",
+    "DownloadRetry",
     "FetchResult",
     "MnistCheck",
     "MnistFile",
     "Pace",
-    "RetryPolicy",
     "SplitSummary",
     "check_mnist",
     "fetch_files",

@@ -58,7 +58,7 @@ _SKIPPED = "skipped:"
 
 
 @dataclass(frozen=True)
-class RetryPolicy:
+class DownloadRetry:
     """How often, and how patiently, one mirror is retried after a transient failure."""
 
     attempts: int = 3
@@ -123,7 +123,7 @@ def fetch_mnist(
     *,
     progress: bool = True,
     files: Sequence[MnistFile] = PUBLISHED,
-    retry: RetryPolicy | None = None,
+    retry: DownloadRetry | None = None,
     timeout: tuple[float, float] = DEFAULT_TIMEOUT,
     pace: Pace = Pace(),
     console: Console | None = None,
@@ -153,7 +153,7 @@ def fetch_files(
     *,
     progress: bool = True,
     files: Sequence[MnistFile] = PUBLISHED,
-    retry: RetryPolicy | None = None,
+    retry: DownloadRetry | None = None,
     timeout: tuple[float, float] = DEFAULT_TIMEOUT,
     pace: Pace = Pace(),
     console: Console | None = None,
@@ -178,7 +178,7 @@ def fetch_files(
     ):
         # The .gz bytes exactly as published: no transfer compression to undo or get wrong.
         session.headers.update({"Accept-Encoding": "identity", "User-Agent": "aml-workshop"})
-        downloader = _Downloader(session, retry or RetryPolicy(), timeout, pace, bar)
+        downloader = _Downloader(session, retry or DownloadRetry(), timeout, pace, bar)
         for file in files:
             target = dest / file.name
             existed = target.exists()
@@ -216,7 +216,7 @@ class _Downloader:
     """One fetch run: a shared HTTP session, the retry policy, and what is known unreachable."""
 
     session: requests.Session
-    retry: RetryPolicy
+    retry: DownloadRetry
     timeout: tuple[float, float]
     pace: Pace
     bar: Progress

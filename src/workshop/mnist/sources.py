@@ -13,27 +13,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
+# The published files' list, sizes and MD5s belong to the training code (the folder jobs upload
+# must stay self-contained); the tool fetches and verifies against it.
+from mnist_trainer.published import PUBLISHED as PUBLISHED
+from mnist_trainer.published import MnistFile as MnistFile
+
 from workshop.errors import WorkshopError
 
 ENV_VAR = "WORKSHOP_MNIST_MIRROR"
-
-
-@dataclass(frozen=True)
-class MnistFile:
-    """One published file: its name, size in bytes and MD5 (hex)."""
-
-    name: str
-    size: int
-    md5: str
-
-
-# The original files (LeCun, Cortes, Burges), in the order of mnist_trainer.idx.FILES.
-PUBLISHED: tuple[MnistFile, ...] = (
-    MnistFile("train-images-idx3-ubyte.gz", 9912422, "f68b3c2dcbeaaa9fbdd348bbdeb94873"),
-    MnistFile("train-labels-idx1-ubyte.gz", 28881, "d53e105ee54ea40749a09fcbcd1e9432"),
-    MnistFile("t10k-images-idx3-ubyte.gz", 1648877, "9fb629c4189551a2d022fa330f9573f3"),
-    MnistFile("t10k-labels-idx1-ubyte.gz", 4542, "ec29112dd5afa0611ce80d1b7f02629c"),
-)
 
 DEFAULT_MIRRORS: tuple[str, ...] = (
     "https://azureopendatastorage.blob.core.windows.net/mnist/",  # Azure Open Datasets

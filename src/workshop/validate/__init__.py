@@ -25,6 +25,7 @@ from workshop.validate.documents import (
     yaml_files,
 )
 from workshop.validate.findings import Finding, Report
+from workshop_common import contract
 
 __all__ = ["Finding", "Report", "validate"]
 
@@ -44,7 +45,7 @@ def validate(
     """
     report = Report(files=yaml_files(paths))
     ctx = Inventory(
-        computes={names.COMPUTE_NAME},
+        computes={contract.CLUSTER_NAME},
         models={names.MODEL_NAME},
         offline=offline,
         references=references,

@@ -29,7 +29,7 @@ import gzip
 import shlex
 from pathlib import Path
 
-from workshop.paths import ROOT
+from workshop_common.paths import ROOT
 
 KERNEL_NAME = "aml-workshop"
 """The kernel's name (its folder under ~/.local/share/jupyter/kernels and the notebooks'
@@ -59,7 +59,8 @@ def creation_script(script: Path = SCRIPT, lock: Path = LOCK) -> str:
         [
             "#!/bin/bash",
             f"# aml-workshop: build the Jupyter kernel '{KERNEL_DISPLAY_NAME}' from",
-            "# notebooks/workshop-kernel.sh and requirements/lock.txt (src/workshop/kernel.py).",
+            "# notebooks/workshop-kernel.sh and requirements/lock.txt",
+            "# (src/workshop_common/kernel.py).",
             "set -euo pipefail",
             'dir=$(mktemp -d "${TMPDIR:-/tmp}/aml-workshop-kernel.XXXXXX")',
             'chmod 755 "$dir"',

@@ -1,7 +1,10 @@
-"""What this side expects from the Pulumi program (infra/), in one place.
+"""The contract between the Pulumi program (infra/) and the `workshop` CLI, in one place.
 
-The stack outputs and config keys below are the names infra/__main__.py and Pulumi.yaml define;
-if they change there, change them here and nowhere else.
+Stack output names, the config keys the CLI reads before `pulumi up`, the names the program gives
+Azure resources the tools reach (the cluster, the key vault's start) and the tags: the program
+(infra/workshop_infra) and the CLI (src/workshop) both import them from here, and neither imports
+the other for them (tests/infra/test_infra_contract.py keeps it so). Pulumi.yaml declares the
+config keys' types and defaults; the names here must match its keys.
 """
 
 from __future__ import annotations
@@ -74,9 +77,13 @@ CONFIG_TRAINEES = "trainees"  # a list of {name, objectId, principalType?}
 CONFIG_INSTANCES = "traineeComputeInstances"
 CONFIG_INSTANCE_VM_SIZE = "traineeComputeVmSize"
 
+CLUSTER_NAME = "cpu-cluster"
+"""The AmlCompute cluster the program creates and every job runs on
+(`compute: azureml:cpu-cluster`); the stack exports it as COMPUTE_NAME."""
+
 COMPUTE_INSTANCE_PRINCIPAL_TYPE = "User"
 """Only trainees of this principal type get a personal compute instance (a compute instance is
-assigned to one user); infra/workshop_infra/components/access.py imports this."""
+assigned to one user)."""
 
 KEY_VAULT_NAME_START = "{prefix}-kv-"
 """Key vault names are `<prefix>-kv-<random suffix>` (infra/workshop_infra/naming.py)."""
