@@ -175,6 +175,7 @@ def test_every_language_has_both_pages_with_the_same_fields(kind: str) -> None:
         for language in HANDOUT_LANGUAGES
     }
     assert len({frozenset(f) for f in fields.values()}) == 1, fields
+    assert set(PHRASES) == set(HANDOUT_LANGUAGES)
 
 
 def test_rerunning_replaces_folders_whole(tmp_path: Path) -> None:

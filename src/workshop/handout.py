@@ -91,7 +91,7 @@ class Handout:
     data_asset: str
     environment: str
     expires_on: dt.datetime | None  # UTC
-    language: str = HANDOUT_LANGUAGES[0]
+    language: str  # one of HANDOUT_LANGUAGES
 
     @property
     def instance_url(self) -> str | None:
