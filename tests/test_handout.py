@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from workshop.cli import app
 from workshop.errors import WorkshopError
-from workshop.handout import handouts_from_outputs, write_handouts
+from workshop.handout import PHRASES, handouts_from_outputs, render, write_handouts
 
 SAMPLE = Path(__file__).parent / "fixtures" / "handout" / "outputs.json"
 
@@ -22,7 +22,9 @@ def _sample() -> dict[str, Any]:
 
 
 def test_one_folder_per_trainee_from_a_saved_outputs_file(tmp_path: Path) -> None:
-    result = CliRunner().invoke(app, ["handout", "--outputs", str(SAMPLE), "--out", str(tmp_path)])
+    result = CliRunner().invoke(
+        app, ["handout", "--outputs", str(SAMPLE), "--out", str(tmp_path), "--language", "en"]
+    )
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bj0p7", "obrien-k3m9q"]
     outputs = _sample()
@@ -43,7 +45,8 @@ def test_one_folder_per_trainee_from_a_saved_outputs_file(tmp_path: Path) -> Non
     page = (tmp_path / "bj0p7" / "README.md").read_text(encoding="utf-8")
     assert "山田 花子" in page and "azureml:mnist:1" in page and "`cpu-cluster`" in page
     assert "https://ml.azure.com/compute/cix7k2q9-bj0p7/details?wsid=/subscriptions/" in page
-    assert "2030-01-31T00:00:00Z" in page
+    assert "(the environment expires on Thursday 31 January 2030, 00:00 UTC)" in page
+    assert "2030-01-31" not in page  # written for people, not as an ISO timestamp
     # Studio: the kernel the compute instance's creation script builds, and how to build it
     from workshop_common.kernel import KERNEL_DISPLAY_NAME, SCRIPT
 
@@ -77,6 +80,102 @@ def test_one_folder_per_trainee_from_a_saved_outputs_file(tmp_path: Path) -> Non
     assert "O&#x27;Brien &lt;Seán&gt; &amp; co" in other and "<Seán>" not in other
     assert "none (jobs use the cluster)" in other
     assert f'href="{outputs["studioUrl"].replace("&", "&amp;")}"' in other
+
+
+def test_the_handout_is_japanese_unless_the_stack_or_the_command_says_english(
+    tmp_path: Path,
+) -> None:
+    result = CliRunner().invoke(app, ["handout", "--outputs", str(SAMPLE), "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    page = (tmp_path / "bj0p7" / "README.md").read_text(encoding="utf-8")
+    assert page.startswith("# MNIST ハンズオン: 山田 花子\n")
+    assert "山田 花子 さん、" in page and "（環境の有効期限: 2030年1月31日(木) 0:00 UTC）" in page
+    assert "## ハンズオンを実行する" in page and "Hello" not in page
+    assert "workshop deploy --config config.json --endpoint-name mnist-bj0p7" in page
+    html_page = (tmp_path / "obrien-k3m9q" / "index.html").read_text(encoding="utf-8")
+    assert '<html lang="ja">' in html_page and "なし（ジョブはクラスターで実行します）" in html_page
+    assert "O&#x27;Brien &lt;Seán&gt; &amp; co さん" in html_page
+
+
+def test_the_stack_setting_chooses_the_language(tmp_path: Path) -> None:
+    from workshop.handout import stack_language
+
+    (tmp_path / "Pulumi.yaml").write_text(
+        (Path(__file__).parents[1] / "Pulumi.yaml").read_text(encoding="utf-8"), encoding="utf-8"
+    )
+    assert stack_language("dev", root=tmp_path) == "ja"  # no stack file: Pulumi.yaml's default
+    stack_file = tmp_path / "Pulumi.dev.yaml"
+    stack_file.write_text("config:\n  aml-workshop:handoutLanguage: en\n", encoding="utf-8")
+    assert stack_language("dev", root=tmp_path) == "en"
+    stack_file.write_text("config:\n  aml-workshop:handoutLanguage: fr\n", encoding="utf-8")
+    with pytest.raises(WorkshopError) as caught:
+        stack_language("dev", root=tmp_path)
+    assert str(caught.value).splitlines()[0] == (
+        "stack dev: aml-workshop:handoutLanguage = 'fr' is not a handout language: "
+        "use one of ja, en"
+    )
+    assert "pulumi config set aml-workshop:handoutLanguage" in (caught.value.hint or "")
+
+
+def test_a_bad_language_option_is_one_clear_message(tmp_path: Path) -> None:
+    out = tmp_path / "o"
+    result = CliRunner().invoke(
+        app, ["handout", "--outputs", str(SAMPLE), "--out", str(out), "--language", "jp"]
+    )
+    assert isinstance(result.exception, WorkshopError)
+    assert (
+        str(result.exception).splitlines()[0]
+        == "--language = 'jp' is not a handout language: use one of ja, en"
+    )
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("iso", "ja", "en"),
+    [
+        (
+            "2030-01-31T00:00:00Z",
+            "2030年1月31日(木) 0:00 UTC",
+            "Thursday 31 January 2030, 00:00 UTC",
+        ),
+        ("2026-12-06T09:05:00Z", "2026年12月6日(日) 9:05 UTC", "Sunday 6 December 2026, 09:05 UTC"),
+        ("2027-03-01", "2027年3月1日(月) 0:00 UTC", "Monday 1 March 2027, 00:00 UTC"),
+    ],
+)
+def test_the_expiry_is_written_for_people(iso: str, ja: str, en: str) -> None:
+    from workshop.handout import expiry_for_people, parse_expiry
+
+    moment = parse_expiry(iso, "outputs.json")
+    assert (expiry_for_people(moment, "ja"), expiry_for_people(moment, "en")) == (ja, en)
+
+
+def test_no_expiry_and_a_bad_expiry() -> None:
+    data = _sample()
+    del data["expiresOn"]
+    (handout,) = handouts_from_outputs(data, "outputs.json", "en")[:1]
+    assert (
+        "(the environment expires on the date your trainer announced)"
+        in (render(handout)["README.md"])
+    )
+    data["expiresOn"] = "next Friday"
+    with pytest.raises(WorkshopError) as caught:
+        handouts_from_outputs(data, "outputs.json")
+    assert "outputs.json: output expiresOn 'next Friday' is not a UTC time" in str(caught.value)
+
+
+@pytest.mark.parametrize("kind", ["md", "html"])
+def test_every_language_has_both_pages_with_the_same_fields(kind: str) -> None:
+    from string import Template
+
+    from workshop.handout import template
+    from workshop_common.languages import HANDOUT_LANGUAGES
+
+    fields = {
+        language: set(Template(template(language, kind).read_text("utf-8")).get_identifiers())
+        for language in HANDOUT_LANGUAGES
+    }
+    assert len({frozenset(f) for f in fields.values()}) == 1, fields
+    assert set(PHRASES) == set(HANDOUT_LANGUAGES)
 
 
 def test_rerunning_replaces_folders_whole(tmp_path: Path) -> None:
@@ -202,20 +301,20 @@ def test_a_compute_instance_name_cannot_steer_the_link() -> None:
 HOSTILE = "Eve\n# Owned\n<script>alert(1)</script> [click](javascript:alert(1)) | x | *y* &amp;"
 
 
-def _hostile(tmp_path: Path) -> Path:
+def _hostile(tmp_path: Path, language: str = "en") -> Path:
     data = _sample()
     data["trainees"][0]["name"] = HOSTILE
     data["resourceGroup"] = "rg`|<b>x</b>"
-    data["expiresOn"] = "2030-01-31\n<img src=x onerror=alert(1)>"
-    write_handouts(handouts_from_outputs(data, "outputs.json"), tmp_path)
+    write_handouts(handouts_from_outputs(data, "outputs.json", language), tmp_path)
     return tmp_path / "bj0p7"
 
 
-def test_names_cannot_change_the_markdown_handout(tmp_path: Path) -> None:
+@pytest.mark.parametrize("language", ["ja", "en"])
+def test_names_cannot_change_the_markdown_handout(tmp_path: Path, language: str) -> None:
     """Rendered by a CommonMark parser with GFM tables (markdown-it-py, which rich ships)."""
     from markdown_it import MarkdownIt
 
-    text = (_hostile(tmp_path) / "README.md").read_text(encoding="utf-8")
+    text = (_hostile(tmp_path, language) / "README.md").read_text(encoding="utf-8")
     tokens = MarkdownIt("commonmark").enable("table").parse(text)
     kinds = [t.type for t in tokens]
     assert kinds.count("heading_open") == 3  # the title and the template's two sections, no more
@@ -230,7 +329,7 @@ def test_names_cannot_change_the_markdown_handout(tmp_path: Path) -> None:
     title = tokens[kinds.index("heading_open") + 1]
     rendered_title = "".join(c.content for c in title.children or [])
     assert "\n" not in title.content
-    assert rendered_title == "MNIST hands-on: " + HOSTILE.replace("\n", " ")
+    assert rendered_title == PHRASES[language]["title"].format(name=HOSTILE.replace("\n", " "))
     codes = [c.content for c in inline if c.type == "code_inline"]
     assert "rg`\\|<b>x</b>" in codes or "rg`|<b>x</b>" in codes
 
@@ -245,7 +344,8 @@ def _rows(kinds: list[str]) -> list[list[str]]:
     return rows
 
 
-def test_names_cannot_change_the_html_handout(tmp_path: Path) -> None:
+@pytest.mark.parametrize("language", ["ja", "en"])
+def test_names_cannot_change_the_html_handout(tmp_path: Path, language: str) -> None:
     from html.parser import HTMLParser
 
     class Tags(HTMLParser):
@@ -259,7 +359,7 @@ def test_names_cannot_change_the_html_handout(tmp_path: Path) -> None:
             self.hrefs += [v or "" for k, v in attrs if k == "href"]
 
     page = Tags()
-    page.feed((_hostile(tmp_path) / "index.html").read_text(encoding="utf-8"))
+    page.feed((_hostile(tmp_path, language) / "index.html").read_text(encoding="utf-8"))
     assert "script" not in page.tags and "img" not in page.tags and "b" not in page.tags
     assert page.hrefs and all(h.startswith("https://ml.azure.com/") for h in page.hrefs)
 

@@ -7,9 +7,12 @@ import re
 import time
 from pathlib import Path
 
+import jupytext
 import nbformat
 import numpy as np
 import pytest
+from jupytext.config import load_jupytext_config
+from jupytext.paired_paths import paired_paths
 from nbclient import NotebookClient
 
 from workshop import notebook_support as nb
@@ -37,6 +40,88 @@ def mode_cell(notebook: nbformat.NotebookNode) -> int:
 
 def test_the_three_notebooks_exist_and_nothing_else() -> None:
     assert sorted(p.name for p in NOTEBOOKS_DIR.glob("*.ipynb")) == sorted(NOTEBOOKS)
+
+
+# ------------------------------------------------------------------------- the paired sources
+
+
+def pair_of(notebook: Path) -> Path:
+    """The percent-format source jupytext pairs with `notebook`, from the repository's config."""
+    config = load_jupytext_config(str(notebook.parent))
+    assert config is not None, "no jupytext configuration ([tool.jupytext] in pyproject.toml)"
+    formats = config.default_formats(str(notebook))
+    paths = paired_paths(str(notebook), "ipynb", formats)
+    (source,) = [Path(path) for path, fmt in paths if fmt.get("format_name") == "percent"]
+    return source
+
+
+def drift(notebook: Path, source: Path) -> list[str]:
+    """How the .ipynb differs from its .py pair, both read by jupytext: cells and kernel."""
+    ipynb = jupytext.read(notebook)
+    percent = jupytext.read(source, fmt="py:percent")
+    found: list[str] = []
+    if ipynb.metadata.get("kernelspec") != percent.metadata.get("kernelspec"):
+        found.append(f"kernelspec: {ipynb.metadata.get('kernelspec')} != the .py header's")
+    if len(ipynb.cells) != len(percent.cells):
+        found.append(f"{len(ipynb.cells)} cells in the .ipynb, {len(percent.cells)} in the .py")
+    for index, (a, b) in enumerate(zip(ipynb.cells, percent.cells, strict=False)):
+        if (a.cell_type, a.source) != (b.cell_type, b.source):
+            first = (b.source.splitlines() or [""])[0][:60]
+            found.append(f"cell {index} ({b.cell_type}, {first!r}) differs")
+    return found
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_each_notebook_matches_its_percent_format_source(name: str) -> None:
+    notebook = NOTEBOOKS_DIR / name
+    source = pair_of(notebook)
+    assert source == notebook.with_suffix(".py") and source.is_file(), source
+    differences = drift(notebook, source)
+    assert not differences, (
+        f"{name} and {source.name} have drifted: {'; '.join(differences)}. "
+        f"Edit {source.name}, then run: jupytext --sync notebooks/{source.name}"
+    )
+
+
+def test_drift_is_caught_in_either_file(tmp_path: Path) -> None:
+    name = NOTEBOOKS[0]
+    notebook, source = tmp_path / name, tmp_path / name.replace(".ipynb", ".py")
+    notebook.write_bytes((NOTEBOOKS_DIR / name).read_bytes())
+    source.write_bytes((NOTEBOOKS_DIR / name).with_suffix(".py").read_bytes())
+    assert drift(notebook, source) == []
+
+    edited = nbformat.read(notebook, as_version=4)
+    code = next(i for i, c in enumerate(edited.cells) if c.cell_type == "code")
+    edited.cells[code].source += "\nprint('edited in Jupyter')"
+    nbformat.write(edited, notebook)
+    (found,) = drift(notebook, source)
+    assert found.startswith(f"cell {code} (code, ") and found.endswith("differs"), found
+
+    notebook.write_bytes((NOTEBOOKS_DIR / name).read_bytes())
+    text = source.read_text(encoding="utf-8")
+    source.write_text(text + "\n# %% [markdown]\n# 追加 / added\n", encoding="utf-8")
+    assert drift(notebook, source) == [
+        f"{len(edited.cells)} cells in the .ipynb, {len(edited.cells) + 1} in the .py"
+    ]
+
+
+def test_the_shared_cells_are_the_same_in_every_notebook() -> None:
+    """Kernel check, mode, set-up and the workspace connection read alike in all three."""
+    notebooks = [read(name) for name in NOTEBOOKS]
+
+    def connect(notebook: nbformat.NotebookNode) -> list[str]:
+        start = next(
+            i
+            for i, c in enumerate(notebook.cells)
+            if c.source.startswith("### ワークスペースに接続")
+        )
+        return [c.source for c in notebook.cells[start : start + 2]]
+
+    for name, notebook in zip(NOTEBOOKS[1:], notebooks[1:], strict=True):
+        assert [c.source for c in notebook.cells[1:7]] == [
+            c.source for c in notebooks[0].cells[1:7]
+        ], f"{name}: the kernel, mode and set-up cells differ from {NOTEBOOKS[0]}'s"
+        assert connect(notebook) == connect(notebooks[0]), name
 
 
 @pytest.mark.parametrize("name", NOTEBOOKS)

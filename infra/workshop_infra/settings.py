@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from workshop_common.contract import CONFIG_LOCATION, PROJECT
+from workshop_common.languages import HANDOUT_LANGUAGES
 from workshop_infra.errors import ConfigError
 from workshop_infra.naming import RULES, check_prefix
 from workshop_infra.project_file import ProjectFile, project_file
@@ -72,6 +73,7 @@ class Settings:
     trainee_compute_idle_minutes: int
     trainee_compute_stop_cron: str
     trainee_compute_time_zone: str
+    handout_language: str  # one of HANDOUT_LANGUAGES
     owner: str | None
     expires_on: str | None  # normalised to YYYY-MM-DDTHH:MM:SSZ
     ttl_days: int
@@ -378,6 +380,7 @@ def load_settings(
         trainee_compute_time_zone=_check_text(
             "traineeComputeTimeZone", text("traineeComputeTimeZone"), 64
         ),
+        handout_language=_choice("handoutLanguage", text("handoutLanguage"), HANDOUT_LANGUAGES),
         owner=_check_text("owner", text("owner"), 256) if text("owner") else None,
         expires_on=_check_expires_on("expiresOn", text("expiresOn")),
         ttl_days=_check_range("ttlDays", whole("ttlDays"), 1, MAX_TTL_DAYS, " days"),

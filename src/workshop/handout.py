@@ -5,6 +5,9 @@ file saved earlier. They hold names and URLs only (no keys, tokens or connection
 trainee signs in with their own account. Folders are built under a temporary name and renamed into
 place, so an interrupted run never leaves a folder that looks complete but is not.
 
+Each page is written in the stack's `handoutLanguage` (Japanese by default: the course is Japanese
+first; or English), with the expiry date written for people in that language, in UTC.
+
 The outputs are data, not markup: links go only to Azure ML Studio (https://ml.azure.com/), every
 value is escaped for the page it lands in (HTML, or Markdown: a newline or `<script>` in a name
 cannot change either document), and the folders get the permissions a plain `mkdir` would give
@@ -13,6 +16,7 @@ cannot change either document), and the folders get the permissions a plain `mkd
 
 from __future__ import annotations
 
+import datetime as dt
 import html
 import json
 import os
@@ -30,6 +34,7 @@ from workshop.markdown import md_code, md_text, one_line
 from workshop.paths import ROOT
 from workshop_common import contract
 from workshop_common.kernel import KERNEL_DISPLAY_NAME, SCRIPT
+from workshop_common.languages import HANDOUT_LANGUAGES
 
 TEMPLATES = Path(__file__).parent / "templates"
 TRAINEES = contract.TRAINEES
@@ -46,6 +51,32 @@ _INSTANCE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9-]{2,23}")
 """Azure ML compute names: 3-24 letters, digits and hyphens, starting with a letter."""
 _URL_CHARS = re.compile(r"[A-Za-z0-9\-._~:/?#@!$&*+,;=%]+")
 
+LANGUAGE_SETTING = "handoutLanguage"
+"""The stack setting (Pulumi.yaml declares its default) that picks the handouts' language."""
+_TIME_FORMATS = ("%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%d")
+"""expiresOn as the stack writes it (the `expires-on` tag: UTC), or a bare UTC date."""
+_EN_WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+_EN_MONTHS = (
+    "January", "February", "March", "April", "May", "June",
+    "July", "August", "September", "October", "November", "December",
+)  # fmt: skip
+_JA_WEEKDAYS = "月火水木金土日"
+PHRASES: dict[str, dict[str, str]] = {
+    "ja": {
+        "title": "MNIST ハンズオン: {name}",
+        "no_expiry": "講師が案内した日時",
+        "instance_note": "（アイドル時と毎晩、自動で停止します）",
+        "no_instance": "なし（ジョブはクラスターで実行します）",
+    },
+    "en": {
+        "title": "MNIST hands-on: {name}",
+        "no_expiry": "the date your trainer announced",
+        "instance_note": " (stops when idle and every evening)",
+        "no_instance": "none (jobs use the cluster)",
+    },
+}
+"""The words of a page that are not in its template, by language."""
+
 
 @dataclass(frozen=True)
 class Handout:
@@ -59,7 +90,8 @@ class Handout:
     resource_group: str
     data_asset: str
     environment: str
-    expires_on: str
+    expires_on: dt.datetime | None  # UTC
+    language: str  # one of HANDOUT_LANGUAGES
 
     @property
     def instance_url(self) -> str | None:
@@ -80,8 +112,69 @@ def _bad(source: str, what: str, hint: str | None = None) -> WorkshopError:
     )
 
 
-def handouts_from_outputs(outputs: Any, source: str) -> list[Handout]:
-    """Check the outputs and build one Handout per trainee; errors name what is missing."""
+def check_language(value: object, where: str) -> str:
+    """`value` as a handout language (ja, en; any case), or one clear error naming it."""
+    for language in HANDOUT_LANGUAGES:
+        if isinstance(value, str) and value.strip().lower() == language:
+            return language
+    raise WorkshopError(
+        f"{where} = {value!r} is not a handout language: use one of {', '.join(HANDOUT_LANGUAGES)}",
+        hint=f"pulumi config set {contract.PROJECT}:{LANGUAGE_SETTING} ja (or en), "
+        "or pass --language ja|en",
+    )
+
+
+def default_language() -> str:
+    """The handouts' language when nothing chooses one: Pulumi.yaml's default for the setting."""
+    from workshop_infra.project_file import project_file
+
+    declared = project_file().settings[LANGUAGE_SETTING].default
+    return check_language(declared, f"Pulumi.yaml: {contract.PROJECT}:{LANGUAGE_SETTING}")
+
+
+def stack_language(stack: str, root: Path = ROOT) -> str:
+    """The stack's handoutLanguage (its Pulumi.<stack>.yaml, else the declared default)."""
+    from workshop.azure.stack import stack_config
+
+    config, _ = stack_config(stack, root=root)
+    value = config.get(LANGUAGE_SETTING, default_language())
+    return check_language(value, f"stack {stack}: {contract.PROJECT}:{LANGUAGE_SETTING}")
+
+
+def parse_expiry(value: object, source: str) -> dt.datetime | None:
+    """The expiresOn output as a UTC time; None when the stack has none."""
+    if value is None or value == "":
+        return None
+    for fmt in _TIME_FORMATS:
+        try:
+            return dt.datetime.strptime(str(value), fmt).replace(tzinfo=dt.UTC)
+        except ValueError:
+            continue
+    raise _bad(
+        source,
+        f"output {EXPIRES_ON} {value!r} is not a UTC time YYYY-MM-DDTHH:MM:SSZ (or YYYY-MM-DD)",
+    )
+
+
+def expiry_for_people(moment: dt.datetime | None, language: str) -> str:
+    """The expiry as people write it in `language`, in UTC (the time zone the stack states it in):
+    ja `2026年12月6日(日) 9:00 UTC`, en `Sunday 6 December 2026, 09:00 UTC`."""
+    if moment is None:
+        return PHRASES[language]["no_expiry"]
+    utc = moment.astimezone(dt.UTC)
+    if language == "ja":
+        weekday = _JA_WEEKDAYS[utc.weekday()]
+        return f"{utc.year}年{utc.month}月{utc.day}日({weekday}) {utc.hour}:{utc.minute:02d} UTC"
+    weekday, month = _EN_WEEKDAYS[utc.weekday()], _EN_MONTHS[utc.month - 1]
+    return f"{weekday} {utc.day} {month} {utc.year}, {utc:%H:%M} UTC"
+
+
+def handouts_from_outputs(outputs: Any, source: str, language: str | None = None) -> list[Handout]:
+    """Check the outputs and build one Handout per trainee; errors name what is missing.
+
+    `language` (ja, en) is the pages' language; None: Pulumi.yaml's default for handoutLanguage.
+    """
+    language = check_language(language, "--language") if language else default_language()
     if not isinstance(outputs, Mapping):
         raise _bad(source, f"expected a JSON object of stack outputs, got {type(outputs).__name__}")
     missing = [key for key in REQUIRED if key not in outputs or outputs[key] in (None, "")]
@@ -101,6 +194,7 @@ def handouts_from_outputs(outputs: Any, source: str) -> list[Handout]:
     for key, value in strings.items():
         if not isinstance(value, str):
             raise _bad(source, f"output {key} must be a string, got {value!r}")
+    expires_on = parse_expiry(outputs.get(EXPIRES_ON), source)
     handouts: list[Handout] = []
     seen: set[str] = set()
     for index, entry in enumerate(entries):
@@ -141,7 +235,8 @@ def handouts_from_outputs(outputs: Any, source: str) -> list[Handout]:
                 resource_group=strings[contract.RESOURCE_GROUP],
                 data_asset=strings[contract.DATA_ASSET],
                 environment=strings[contract.ENVIRONMENT],
-                expires_on=str(outputs.get(EXPIRES_ON) or "the date your trainer announced"),
+                expires_on=expires_on,
+                language=language,
             )
         )
     return handouts
@@ -183,10 +278,11 @@ def endpoint_name(key: str) -> str:
 def _fields(handout: Handout, escape: bool) -> dict[str, str]:
     text = html.escape if escape else md_text
     code = html.escape if escape else md_code
+    words = PHRASES[handout.language]
     values = {
-        "title": text(f"MNIST hands-on: {handout.name}"),
+        "title": text(words["title"].format(name=handout.name)),
         "name": text(handout.name),
-        "expires": text(handout.expires_on),
+        "expires": text(expiry_for_people(handout.expires_on, handout.language)),
         "studio_url": html.escape(handout.studio_url) if escape else handout.studio_url,
         "workspace": text(handout.workspace),
         "resource_group": code(handout.resource_group),
@@ -207,26 +303,31 @@ def _fields(handout: Handout, escape: bool) -> dict[str, str]:
         "kernel_script": code(f"bash {SCRIPT.relative_to(ROOT).as_posix()}"),
     }
     name, url = handout.compute_instance, handout.instance_url
-    note = "stops when idle and every evening"
+    note = words["instance_note"]
     if name and url:
-        values["instance_md"] = f"[{md_code(name)}]({url}) ({note})"
+        values["instance_md"] = f"[{md_code(name)}]({url}){note}"
         values["instance_html"] = (
-            f'<a href="{html.escape(url)}"><code>{html.escape(name)}</code></a> ({note})'
+            f'<a href="{html.escape(url)}"><code>{html.escape(name)}</code></a>{note}'
         )
     else:
-        values["instance_md"] = values["instance_html"] = "none (jobs use the cluster)"
+        values["instance_md"] = values["instance_html"] = words["no_instance"]
     return values
 
 
 def render(handout: Handout) -> dict[str, str]:
-    """The files of one trainee's folder, by name."""
-    markdown = Template((TEMPLATES / "handout.md").read_text(encoding="utf-8"))
-    page = Template((TEMPLATES / "handout.html").read_text(encoding="utf-8"))
+    """The files of one trainee's folder, by name, in the handout's language."""
+    markdown = Template(template(handout.language, "md").read_text(encoding="utf-8"))
+    page = Template(template(handout.language, "html").read_text(encoding="utf-8"))
     return {
         "config.json": json.dumps(handout.config, indent=2) + "\n",
         "README.md": markdown.substitute(_fields(handout, escape=False)),
         "index.html": page.substitute(_fields(handout, escape=True)),
     }
+
+
+def template(language: str, kind: str) -> Path:
+    """templates/handout.<language>.<md|html>."""
+    return TEMPLATES / f"handout.{language}.{kind}"
 
 
 def _umask() -> int:

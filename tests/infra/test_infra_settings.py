@@ -178,6 +178,7 @@ def test_defaults_and_the_dev_stack_are_valid() -> None:
     assert defaults.managed_network == "Disabled"
     assert defaults.container_registry is True  # so Azure ML never makes one with admin on
     assert defaults.existing_resource_group is None
+    assert defaults.handout_language == "ja"  # the course is Japanese first
 
     values, location = _dev_values()
     dev = load_settings(values, location)
@@ -220,6 +221,8 @@ def test_no_secrets_in_the_dev_stack() -> None:
         ("computeIdleSeconds", "2.5", "whole number"),
         ("computePriority", "Spot", "Dedicated, LowPriority"),
         ("deployerPrincipalType", "Robot", "User, ServicePrincipal, Group"),
+        ("handoutLanguage", "jp", "must be one of ja, en"),
+        ("handoutLanguage", "日本語", "must be one of ja, en"),
     ],
 )
 def test_every_bad_value_names_key_value_and_rule(key: str, value: str, rule_words: str) -> None:
@@ -261,6 +264,7 @@ def test_choices_are_case_insensitive_and_normalised() -> None:
     )
     assert settings.compute_priority == "LowPriority"
     assert settings.managed_network == "AllowInternetOutbound"
+    assert load_settings({"handoutLanguage": "EN"}, "eastus").handout_language == "en"
 
 
 def test_stack_config_is_read_from_pulumi_config(monkeypatch: pytest.MonkeyPatch) -> None:

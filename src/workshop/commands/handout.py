@@ -24,12 +24,24 @@ def handout(
         Path | None,
         typer.Option("--outputs", help="Or a file saved with `pulumi stack output --json`."),
     ] = None,
+    language: Annotated[
+        str | None,
+        typer.Option(
+            "--language",
+            help="ja or en; default: the stack's handoutLanguage setting (ja without --stack).",
+        ),
+    ] = None,
 ) -> None:
     """Write each trainee's handout: config.json and a page with links, data, compute, commands.
 
     Nothing secret is written: trainees sign in with their own account (`az login`).
     """
-    from workshop.handout import handouts_from_outputs, read_outputs_file, write_handouts
+    from workshop.handout import (
+        handouts_from_outputs,
+        read_outputs_file,
+        stack_language,
+        write_handouts,
+    )
 
     if (stack is None) == (outputs is None):
         raise WorkshopError(
@@ -49,7 +61,9 @@ def handout(
     else:
         assert outputs is not None
         data, source = read_outputs_file(outputs), str(outputs)
-    folders = write_handouts(handouts_from_outputs(data, source), out)
+    if language is None and stack is not None:
+        language = stack_language(stack)
+    folders = write_handouts(handouts_from_outputs(data, source, language), out)
     console = Console()
     for folder in folders:
         console.print(f"  {folder}")
