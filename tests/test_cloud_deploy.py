@@ -13,6 +13,7 @@ import yaml
 
 from tests.fakes.cloud import OUTPUTS, connect_to, fake_ml, run_cli, use_fake_pulumi
 from workshop.azure import deploy
+from workshop.errors import ExitCode
 from workshop.paths import JOBS_DIR
 
 
@@ -95,7 +96,7 @@ def test_mismatched_endpoint_names_fail_before_anything_is_created(
     bad = tmp_path / "deployment.yml"
     bad.write_text(yaml.safe_dump(spec))
     code, _, err = run_cli(capsys, "deploy", "--stack", "dev", "--deployment-file", str(bad))
-    assert code == 1 and "endpoint_name is 'someone-else'" in err
+    assert code == ExitCode.BAD_INPUT and "endpoint_name is 'someone-else'" in err
     ml.online_endpoints.begin_create_or_update.assert_not_called()
 
 
@@ -125,5 +126,5 @@ def test_an_invalid_endpoint_name_fails_before_anything_is_created(
     ml: Any, name: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code, _, err = run_cli(capsys, "deploy", "--stack", "dev", "--endpoint-name", name)
-    assert code == 1 and "not a valid online endpoint name" in err
+    assert code == ExitCode.BAD_INPUT and "not a valid online endpoint name" in err
     ml.online_endpoints.begin_create_or_update.assert_not_called()

@@ -11,6 +11,7 @@ from tests.fakes.cloud import SUB, connect_to, fake_ml, run_cli, use_fake_pulumi
 from workshop.azure import preflight, session
 from workshop.azure.preflight import FAIL, PASS, SKIP, WARN, Target
 from workshop.azure.stack import stack_config
+from workshop.errors import ExitCode
 
 TARGET = Target(
     subscription_id=SUB,
@@ -163,7 +164,7 @@ def test_a_soft_deleted_workspace_fails_once_its_name_is_known() -> None:
     )
 
 
-def test_cli_reads_the_stack_config_prints_the_table_and_exits_1_on_failure(
+def test_cli_reads_the_stack_config_prints_the_table_and_exits_check_failed(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     use_fake_pulumi(monkeypatch, tmp_path, {})  # the stack has not been deployed yet
@@ -172,7 +173,7 @@ def test_cli_reads_the_stack_config_prints_the_table_and_exits_1_on_failure(
     arm = FakeArm({**registered(), "/deletedVaults": {"value": []}})
     monkeypatch.setattr(session, "make_arm", lambda _cred: arm)
     code, out, err = run_cli(capsys, "preflight", "--stack", "dev", "--subscription", SUB)
-    assert code == 1
+    assert code == ExitCode.CHECK_FAILED
     config, _ = stack_config("dev")  # Pulumi.yaml defaults overlaid by Pulumi.dev.yaml
     location, nodes = config["azure-native:location"], config["computeMaxNodes"]
     assert f"subscription {SUB}, {location}, {nodes} x {config['computeVmSize']}" in out
@@ -188,7 +189,7 @@ def test_cli_needs_a_subscription_before_the_stack_exists(
     use_fake_pulumi(monkeypatch, tmp_path, {})
     monkeypatch.delenv("AZURE_SUBSCRIPTION_ID", raising=False)
     code, _, err = run_cli(capsys, "preflight", "--stack", "dev")
-    assert code == 1 and "no subscription id" in err and "--subscription" in err
+    assert code == ExitCode.BAD_INPUT and "no subscription id" in err and "--subscription" in err
 
 
 @pytest.mark.parametrize(("instances", "reserved"), [(1, 2), (2, 3), (3, 4), (5, 6), (10, 12)])

@@ -8,7 +8,9 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from workshop import json_report
 from workshop.errors import WorkshopError
+from workshop.json_report import JsonFlag
 
 
 def register(app: typer.Typer) -> None:
@@ -24,6 +26,7 @@ def handout(
         Path | None,
         typer.Option("--outputs", help="Or a file saved with `pulumi stack output --json`."),
     ] = None,
+    as_json: JsonFlag = False,
 ) -> None:
     """Write each trainee's handout: config.json and a page with links, data, compute, commands.
 
@@ -50,6 +53,7 @@ def handout(
         assert outputs is not None
         data, source = read_outputs_file(outputs), str(outputs)
     folders = write_handouts(handouts_from_outputs(data, source), out)
+    json_report.record(source=source, out=str(out), folders=[str(f) for f in folders])
     console = Console()
     for folder in folders:
         console.print(f"  {folder}")
