@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.cli_json import run_json
 from tests.fakes.cloud import OUTPUTS, connect_to, fake_ml, job, run_cli, use_fake_pulumi
 from workshop.azure import jobs
 from workshop.errors import ExitCode
@@ -232,3 +233,51 @@ def test_warmup_that_fails_exits_job_failed(ml: Any, capsys: pytest.CaptureFixtu
     _statuses(ml, "warm_2", ["Preparing", "Failed"])
     code, _, err = run_cli(capsys, "warmup", "--stack", "dev", "--poll", "0")
     assert code == ExitCode.JOB_FAILED and "warm-up job warm_2 ended Failed" in err
+
+
+def test_submit_json_reports_the_job_its_status_and_metrics(
+    ml: Any, store: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    name = store["single"]
+    ml.jobs.create_or_update.return_value = job(name, "Starting")
+    ml.jobs.get.return_value = job(name, "Completed")
+    code, doc, err = run_json(
+        capsys, "submit", str(LOGREG), "--stack", "dev", "--wait", result_keys={"job", "status"}
+    )
+    assert code == ExitCode.OK and doc["command"] == "submit"
+    assert doc["result"]["job"] == {"name": name, "studio_url": f"https://ml.azure.com/runs/{name}"}
+    assert (
+        doc["result"]["metrics"] == {"accuracy": 0.9213} and doc["result"]["status"] == "Completed"
+    )
+    assert doc["result"]["workspace"]["name"] == OUTPUTS["workspaceName"]
+    assert "ended Completed" in err
+
+    ml.jobs.get.return_value = job(name, "Failed")
+    code, doc, _ = run_json(capsys, "submit", str(LOGREG), "--stack", "dev", "--wait")
+    assert code == ExitCode.JOB_FAILED and doc["result"]["status"] == "Failed"
+    assert doc["error"]["message"] == f"job {name} ended Failed"
+
+
+def test_warmup_and_smoke_json_report_phases_and_the_accuracy(
+    ml: Any, store: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    name = store["single"]
+    ml.jobs.create_or_update.return_value = job(name, "NotStarted")
+    _statuses(ml, name, ["Preparing", "Running", "Completed"])
+    keys = {"job", "status", "phases"}
+    code, doc, _ = run_json(capsys, "warmup", "--stack", "dev", "--poll", "0", result_keys=keys)
+    assert code == ExitCode.OK and doc["result"]["status"] == "Completed"
+    _statuses(ml, name, ["Preparing", "Failed"])
+    code, doc, _ = run_json(capsys, "warmup", "--stack", "dev", "--poll", "0", result_keys=keys)
+    assert code == ExitCode.JOB_FAILED and doc["result"]["status"] == "Failed"
+
+    keys |= {"accuracy", "min_accuracy", "metrics"}
+    _statuses(ml, name, ["Running", "Completed"])
+    code, doc, _ = run_json(capsys, "smoke", "--stack", "dev", "--poll", "0", result_keys=keys)
+    assert code == ExitCode.OK and doc["result"]["accuracy"] == 0.9213
+    _statuses(ml, name, ["Running", "Completed"])
+    code, doc, _ = run_json(
+        capsys, "smoke", "--stack", "dev", "--poll", "0", "--min-accuracy", "0.95", result_keys=keys
+    )
+    assert code == ExitCode.CHECK_FAILED and doc["result"]["min_accuracy"] == 0.95
+    assert "below 0.95" in doc["error"]["message"]

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from tests.cli_json import run_json
 from tests.fakes.cloud import SUB, connect_to, fake_ml, run_cli, use_fake_pulumi
 from workshop.azure import preflight, session
 from workshop.azure.preflight import FAIL, PASS, SKIP, WARN, Target
@@ -310,3 +311,30 @@ def test_target_counts_trainees_instances_and_the_deployment_yaml(
     config["trainees"] = "not json"
     with pytest.raises(Exception, match=r"aml-workshop:trainees = .not json.: must be a list"):
         preflight_target("dev", SUB)
+
+
+def test_preflight_json_is_one_document_with_every_check(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    use_fake_pulumi(monkeypatch, tmp_path, {})
+    arm = FakeArm({**registered(), "/deletedVaults": {"value": []}})
+    monkeypatch.setattr(session, "make_arm", lambda _cred: arm)
+    keys = {"stack", "subscription_id", "location", "vm_size", "max_nodes", "checks"}
+
+    connect_to(monkeypatch, ml_with(free_cpus=24))
+    code, doc, err = run_json(
+        capsys, "preflight", "--stack", "dev", "--subscription", SUB, result_keys=keys
+    )
+    assert code == ExitCode.OK and doc["command"] == "preflight"
+    assert {c["outcome"] for c in doc["result"]["checks"]} <= {PASS, SKIP}
+    assert "preflight: stack dev" in err  # the table, for people, on stderr
+
+    connect_to(monkeypatch, ml_with(free_cpus=2))
+    code, doc, err = run_json(
+        capsys, "preflight", "--stack", "dev", "--subscription", SUB, result_keys=keys
+    )
+    assert code == ExitCode.CHECK_FAILED
+    failed = [c for c in doc["result"]["checks"] if c["outcome"] == FAIL]
+    assert [c["name"] for c in failed] == ["vCPU quota: standardDSv2Family"] and failed[0]["fix"]
+    assert doc["error"]["message"].startswith("1 preflight check(s) failed")
+    assert doc["error"]["fix"] and "error: 1 preflight check(s) failed" in err
