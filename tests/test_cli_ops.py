@@ -11,6 +11,7 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Sized
 from pathlib import Path
 
 import pytest
@@ -227,8 +228,8 @@ def test_score_json(
 
     monkeypatch.setenv("WORKSHOP_DATA_DIR", str(make_mnist_dir(tmp_path / "mnist")))
 
-    def answer(_url: str, pixels: object, key: str | None = None) -> dict[str, object]:
-        rows = len(pixels)  # type: ignore[arg-type]
+    def answer(_url: str, pixels: Sized, key: str | None = None) -> dict[str, object]:
+        rows = len(pixels)
         return {
             "predictions": [7] * rows,
             "probabilities": [[0.1] * 10] * rows,
