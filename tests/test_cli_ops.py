@@ -258,11 +258,14 @@ def home(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
 
 
 def test_run_json_of_a_job_that_succeeds(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # `command` is a key of the file; the SDK's loaded form moves it (the run must still take it)
+    set_command = "command=echo said-by-the-set-command"
+    keys = {"status", "name", "folder"}
     code, doc, err = run_json(
-        capsys, "run", str(RUNNER_FIXTURES / "hello.yml"), result_keys={"status", "name", "folder"}
+        capsys, "run", str(RUNNER_FIXTURES / "hello.yml"), "--set", set_command, result_keys=keys
     )
     assert code == ExitCode.OK and doc["result"]["status"] == "FINISHED", err
-    assert "hello world" in err  # the job's own output, for people
+    assert "said-by-the-set-command" in err  # the job's own output, for people
 
 
 def test_run_of_a_job_that_fails_exits_job_failed(
@@ -281,3 +284,7 @@ def test_run_of_a_job_that_fails_exits_job_failed(
 
     code, doc, _ = run_json(capsys, "run", str(job), "--set", "inputs.nope=1")
     assert code == ExitCode.BAD_INPUT and "--set inputs.nope" in doc["error"]["message"]
+    # the keys the user can see in the file, not the SDK's loaded form (component, ...)
+    assert doc["error"]["message"].endswith(
+        "(keys there: $schema, command, environment, experiment_name, type)"
+    )
