@@ -6,11 +6,13 @@ here: the local commands, the exit-code table's one owner, and the global option
 
 from __future__ import annotations
 
+import http.server
 import importlib.metadata
 import re
 import shutil
 import subprocess
 import sys
+import threading
 from collections.abc import Sized
 from pathlib import Path
 
@@ -288,3 +290,59 @@ def test_run_of_a_job_that_fails_exits_job_failed(
     assert doc["error"]["message"].endswith(
         "(keys there: $schema, command, environment, experiment_name, type)"
     )
+
+
+# ------------------------------------------------------------------ an https input out of reach
+
+
+def _answering_404() -> tuple[str, http.server.HTTPServer]:
+
+    class NotFound(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_error(404)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), NotFound)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return f"http://127.0.0.1:{server.server_address[1]}/mnist.csv", server
+
+
+def test_an_unreachable_input_is_one_line_naming_the_url_and_the_fix(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import socket
+
+    from workshop.errors import WorkshopError
+    from workshop.runner.download import fetch
+
+    monkeypatch.setenv("WORKSHOP_HOME", str(tmp_path))
+    where = "job.yml: inputs.data"
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{probe.getsockname()[1]}/mnist.csv"
+    url_404, server = _answering_404()
+
+    def no_dns(*_args: object, **_kwargs: object) -> None:
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    cases = [
+        (closed, "127.0.0.1 refused the connection"),
+        (url_404, "the server answered 404 Not Found"),
+    ]
+    try:
+        for url, reason in cases:
+            with pytest.raises(WorkshopError) as caught:
+                fetch(url, where, "uri_file")
+            assert caught.value.message == f"{where}: cannot download {url}: {reason}"
+            assert caught.value.exit_code == ExitCode.SERVICE_FAILED
+            assert "--set inputs.data.path=PATH" in (caught.value.hint or "")
+            assert "HTTPConnectionPool" not in str(caught.value)
+    finally:
+        server.shutdown()
+    monkeypatch.setattr(socket, "getaddrinfo", no_dns)
+    with pytest.raises(WorkshopError) as caught:
+        fetch("https://data.example.org/mnist.csv", where, "uri_file")
+    assert caught.value.message.endswith("the host name data.example.org does not resolve")
+    assert not list(tmp_path.rglob("*.part-*"))  # no partial file left behind
