@@ -76,7 +76,7 @@ def run_job(job: str, env: dict[str, str]) -> tuple[float, dict[str, Any]]:
     started = time.perf_counter()
     out = _run([sys.executable, "-m", "workshop", "run", str(JOBS / job), "--json"], env)
     seconds = time.perf_counter() - started
-    document = json.loads(out[out.rfind("\n{") + 1 :])  # after the job's log lines
+    document = json.loads(out)["result"]  # stdout is the one --json document (logs: stderr)
     if document.get("status") != "FINISHED":
         raise RuntimeError(f"`workshop run jobs/{job}` ended {document.get('status')}; see {LOG}")
     return seconds, document

@@ -11,8 +11,10 @@ import numpy as np
 import pytest
 import yaml
 
+from tests.cli_json import run_json
 from tests.fakes.cloud import OUTPUTS, connect_to, fake_ml, run_cli, use_fake_pulumi
 from workshop.azure import deploy
+from workshop.errors import ExitCode
 from workshop.paths import JOBS_DIR
 
 
@@ -95,7 +97,7 @@ def test_mismatched_endpoint_names_fail_before_anything_is_created(
     bad = tmp_path / "deployment.yml"
     bad.write_text(yaml.safe_dump(spec))
     code, _, err = run_cli(capsys, "deploy", "--stack", "dev", "--deployment-file", str(bad))
-    assert code == 1 and "endpoint_name is 'someone-else'" in err
+    assert code == ExitCode.BAD_INPUT and "endpoint_name is 'someone-else'" in err
     ml.online_endpoints.begin_create_or_update.assert_not_called()
 
 
@@ -125,5 +127,25 @@ def test_an_invalid_endpoint_name_fails_before_anything_is_created(
     ml: Any, name: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code, _, err = run_cli(capsys, "deploy", "--stack", "dev", "--endpoint-name", name)
-    assert code == 1 and "not a valid online endpoint name" in err
+    assert code == ExitCode.BAD_INPUT and "not a valid online endpoint name" in err
     ml.online_endpoints.begin_create_or_update.assert_not_called()
+
+
+def test_deploy_json_reports_the_scoring_uri_and_predictions(
+    ml: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    keys = {"endpoint", "deployment", "scoring_uri", "predictions", "labels"}
+    code, doc, err = run_json(
+        capsys, "deploy", "--stack", "dev", "--samples", "3", result_keys=keys
+    )
+    assert code == ExitCode.OK and doc["result"]["predictions"] == [1, 1, 1]
+    assert doc["result"]["scoring_uri"].endswith("/score") and "scoring URI" in err
+
+    code, doc, _ = run_json(capsys, "deploy", "--stack", "dev", "--endpoint-name", "9-bad")
+    assert (
+        code == ExitCode.BAD_INPUT and "not a valid online endpoint name" in doc["error"]["message"]
+    )
+
+    code, doc, err = run_json(capsys, "deploy", "--stack", "dev", "--samples", "0")
+    assert code == 2 and "--samples" in doc["error"]["message"]  # refused by the command line
+    assert doc["command"] == "deploy" and "--samples" in err

@@ -8,8 +8,10 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.cli_json import run_json
 from tests.fakes.cloud import OUTPUTS, connect_to, fake_ml, job, run_cli, use_fake_pulumi
 from workshop.azure import jobs
+from workshop.errors import ExitCode
 from workshop.paths import JOBS_DIR
 
 LOGREG = JOBS_DIR / "train-logreg.yml"
@@ -82,14 +84,16 @@ def test_submit_wait_streams_then_reports_metrics(
     assert "ended Completed" in out and "accuracy" in out and "0.9213" in out
 
 
-def test_submit_wait_on_a_failed_job_exits_1(ml: Any, capsys: pytest.CaptureFixture[str]) -> None:
+def test_submit_wait_on_a_failed_job_exits_job_failed(
+    ml: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
     from azure.ai.ml.exceptions import JobException
 
     ml.jobs.create_or_update.return_value = job("sad_dog", "Starting")
     ml.jobs.stream.side_effect = JobException("Execution failed", no_personal_data_message="x")
     ml.jobs.get.return_value = job("sad_dog", "Failed")
     code, _, err = run_cli(capsys, "submit", str(LOGREG), "--stack", "dev", "--wait")
-    assert code == 1
+    assert code == ExitCode.JOB_FAILED
     assert "job sad_dog ended Failed" in err and "https://ml.azure.com/runs/sad_dog" in err
 
 
@@ -128,7 +132,7 @@ def test_a_bad_job_file_names_the_file_and_validate(
     bad = tmp_path / "bad.yml"
     bad.write_text("type: command\ncommand: echo\nnot_a_key: 1\n")
     code, _, err = run_cli(capsys, "submit", str(bad), "--stack", "dev")
-    assert code == 1 and str(bad) in err and "workshop validate" in err
+    assert code == ExitCode.BAD_INPUT and str(bad) in err and "workshop validate" in err
     ml.jobs.create_or_update.assert_not_called()
 
 
@@ -198,7 +202,7 @@ def test_smoke_fails_below_the_threshold(
     code, _, err = run_cli(
         capsys, "smoke", "--stack", "dev", "--poll", "0", "--min-accuracy", "0.95"
     )
-    assert code == 1
+    assert code == ExitCode.CHECK_FAILED
     assert "accuracy 0.9213 is below 0.95" in err
 
 
@@ -206,7 +210,7 @@ def test_smoke_fails_when_the_job_fails(ml: Any, capsys: pytest.CaptureFixture[s
     ml.jobs.create_or_update.return_value = job("broken", "NotStarted")
     _statuses(ml, "broken", ["Preparing", "Failed"])
     code, _, err = run_cli(capsys, "smoke", "--stack", "dev", "--poll", "0")
-    assert code == 1 and "smoke job broken ended Failed" in err
+    assert code == ExitCode.JOB_FAILED and "smoke job broken ended Failed" in err
 
 
 def test_warmup_runs_an_import_in_the_jobs_environment_on_the_cluster(
@@ -224,8 +228,56 @@ def test_warmup_runs_an_import_in_the_jobs_environment_on_the_cluster(
     assert "environment image ready" in out
 
 
-def test_warmup_that_fails_exits_1(ml: Any, capsys: pytest.CaptureFixture[str]) -> None:
+def test_warmup_that_fails_exits_job_failed(ml: Any, capsys: pytest.CaptureFixture[str]) -> None:
     ml.jobs.create_or_update.return_value = job("warm_2", "NotStarted")
     _statuses(ml, "warm_2", ["Preparing", "Failed"])
     code, _, err = run_cli(capsys, "warmup", "--stack", "dev", "--poll", "0")
-    assert code == 1 and "warm-up job warm_2 ended Failed" in err
+    assert code == ExitCode.JOB_FAILED and "warm-up job warm_2 ended Failed" in err
+
+
+def test_submit_json_reports_the_job_its_status_and_metrics(
+    ml: Any, store: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    name = store["single"]
+    ml.jobs.create_or_update.return_value = job(name, "Starting")
+    ml.jobs.get.return_value = job(name, "Completed")
+    code, doc, err = run_json(
+        capsys, "submit", str(LOGREG), "--stack", "dev", "--wait", result_keys={"job", "status"}
+    )
+    assert code == ExitCode.OK and doc["command"] == "submit"
+    assert doc["result"]["job"] == {"name": name, "studio_url": f"https://ml.azure.com/runs/{name}"}
+    assert (
+        doc["result"]["metrics"] == {"accuracy": 0.9213} and doc["result"]["status"] == "Completed"
+    )
+    assert doc["result"]["workspace"]["name"] == OUTPUTS["workspaceName"]
+    assert "ended Completed" in err
+
+    ml.jobs.get.return_value = job(name, "Failed")
+    code, doc, _ = run_json(capsys, "submit", str(LOGREG), "--stack", "dev", "--wait")
+    assert code == ExitCode.JOB_FAILED and doc["result"]["status"] == "Failed"
+    assert doc["error"]["message"] == f"job {name} ended Failed"
+
+
+def test_warmup_and_smoke_json_report_phases_and_the_accuracy(
+    ml: Any, store: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    name = store["single"]
+    ml.jobs.create_or_update.return_value = job(name, "NotStarted")
+    _statuses(ml, name, ["Preparing", "Running", "Completed"])
+    keys = {"job", "status", "phases"}
+    code, doc, _ = run_json(capsys, "warmup", "--stack", "dev", "--poll", "0", result_keys=keys)
+    assert code == ExitCode.OK and doc["result"]["status"] == "Completed"
+    _statuses(ml, name, ["Preparing", "Failed"])
+    code, doc, _ = run_json(capsys, "warmup", "--stack", "dev", "--poll", "0", result_keys=keys)
+    assert code == ExitCode.JOB_FAILED and doc["result"]["status"] == "Failed"
+
+    keys |= {"accuracy", "min_accuracy", "metrics"}
+    _statuses(ml, name, ["Running", "Completed"])
+    code, doc, _ = run_json(capsys, "smoke", "--stack", "dev", "--poll", "0", result_keys=keys)
+    assert code == ExitCode.OK and doc["result"]["accuracy"] == 0.9213
+    _statuses(ml, name, ["Running", "Completed"])
+    code, doc, _ = run_json(
+        capsys, "smoke", "--stack", "dev", "--poll", "0", "--min-accuracy", "0.95", result_keys=keys
+    )
+    assert code == ExitCode.CHECK_FAILED and doc["result"]["min_accuracy"] == 0.95
+    assert "below 0.95" in doc["error"]["message"]

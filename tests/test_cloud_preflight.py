@@ -7,10 +7,12 @@ from typing import Any
 
 import pytest
 
+from tests.cli_json import run_json
 from tests.fakes.cloud import SUB, connect_to, fake_ml, run_cli, use_fake_pulumi
 from workshop.azure import preflight, session
 from workshop.azure.preflight import FAIL, PASS, SKIP, WARN, Target
 from workshop.azure.stack import stack_config
+from workshop.errors import ExitCode
 
 TARGET = Target(
     subscription_id=SUB,
@@ -163,7 +165,7 @@ def test_a_soft_deleted_workspace_fails_once_its_name_is_known() -> None:
     )
 
 
-def test_cli_reads_the_stack_config_prints_the_table_and_exits_1_on_failure(
+def test_cli_reads_the_stack_config_prints_the_table_and_exits_check_failed(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     use_fake_pulumi(monkeypatch, tmp_path, {})  # the stack has not been deployed yet
@@ -172,7 +174,7 @@ def test_cli_reads_the_stack_config_prints_the_table_and_exits_1_on_failure(
     arm = FakeArm({**registered(), "/deletedVaults": {"value": []}})
     monkeypatch.setattr(session, "make_arm", lambda _cred: arm)
     code, out, err = run_cli(capsys, "preflight", "--stack", "dev", "--subscription", SUB)
-    assert code == 1
+    assert code == ExitCode.CHECK_FAILED
     config, _ = stack_config("dev")  # Pulumi.yaml defaults overlaid by Pulumi.dev.yaml
     location, nodes = config["azure-native:location"], config["computeMaxNodes"]
     assert f"subscription {SUB}, {location}, {nodes} x {config['computeVmSize']}" in out
@@ -188,7 +190,7 @@ def test_cli_needs_a_subscription_before_the_stack_exists(
     use_fake_pulumi(monkeypatch, tmp_path, {})
     monkeypatch.delenv("AZURE_SUBSCRIPTION_ID", raising=False)
     code, _, err = run_cli(capsys, "preflight", "--stack", "dev")
-    assert code == 1 and "no subscription id" in err and "--subscription" in err
+    assert code == ExitCode.BAD_INPUT and "no subscription id" in err and "--subscription" in err
 
 
 @pytest.mark.parametrize(("instances", "reserved"), [(1, 2), (2, 3), (3, 4), (5, 6), (10, 12)])
@@ -309,3 +311,30 @@ def test_target_counts_trainees_instances_and_the_deployment_yaml(
     config["trainees"] = "not json"
     with pytest.raises(Exception, match=r"aml-workshop:trainees = .not json.: must be a list"):
         preflight_target("dev", SUB)
+
+
+def test_preflight_json_is_one_document_with_every_check(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    use_fake_pulumi(monkeypatch, tmp_path, {})
+    arm = FakeArm({**registered(), "/deletedVaults": {"value": []}})
+    monkeypatch.setattr(session, "make_arm", lambda _cred: arm)
+    keys = {"stack", "subscription_id", "location", "vm_size", "max_nodes", "checks"}
+
+    connect_to(monkeypatch, ml_with(free_cpus=24))
+    code, doc, err = run_json(
+        capsys, "preflight", "--stack", "dev", "--subscription", SUB, result_keys=keys
+    )
+    assert code == ExitCode.OK and doc["command"] == "preflight"
+    assert {c["outcome"] for c in doc["result"]["checks"]} <= {PASS, SKIP}
+    assert "preflight: stack dev" in err  # the table, for people, on stderr
+
+    connect_to(monkeypatch, ml_with(free_cpus=2))
+    code, doc, err = run_json(
+        capsys, "preflight", "--stack", "dev", "--subscription", SUB, result_keys=keys
+    )
+    assert code == ExitCode.CHECK_FAILED
+    failed = [c for c in doc["result"]["checks"] if c["outcome"] == FAIL]
+    assert [c["name"] for c in failed] == ["vCPU quota: standardDSv2Family"] and failed[0]["fix"]
+    assert doc["error"]["message"].startswith("1 preflight check(s) failed")
+    assert doc["error"]["fix"] and "error: 1 preflight check(s) failed" in err

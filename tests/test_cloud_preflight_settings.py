@@ -9,6 +9,7 @@ import pytest
 
 from tests.fakes.cloud import SUB, run_cli, use_fake_pulumi
 from workshop.azure import stack as stack_module
+from workshop.errors import ExitCode
 from workshop.paths import ROOT
 
 
@@ -43,7 +44,7 @@ def test_a_bad_setting_fails_preflight_with_the_programs_message(
         monkeypatch, tmp_path, "config:\n  azure-native:location: westeurope\n" + stack_yaml
     )
     code, _, err = run_cli(capsys, "preflight", "--stack", "trial", "--subscription", SUB)
-    assert code == 1
+    assert code == ExitCode.BAD_INPUT
     assert "stack trial: aml-workshop:" in err and words in err
     assert "Traceback" not in err
 

@@ -10,7 +10,7 @@ from azure.core.exceptions import ClientAuthenticationError, HttpResponseError
 
 from tests.fakes.cloud import OUTPUTS, SUB, connect_to, fake_ml, job, run_cli, use_fake_pulumi
 from workshop.azure import session
-from workshop.errors import WorkshopError
+from workshop.errors import ExitCode, WorkshopError
 
 
 def test_stack_outputs_name_the_workspace_and_secrets_are_never_asked_for(
@@ -113,7 +113,7 @@ def test_azure_errors_become_fixes() -> None:
     assert "permission denied" in str(err.value) and "AzureML Data Scientist" in str(err.value)
 
 
-def test_no_credentials_ends_the_cli_with_one_message_and_exit_1(
+def test_no_credentials_ends_the_cli_with_one_message_and_the_service_exit_code(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     use_fake_pulumi(monkeypatch, tmp_path, {"dev": OUTPUTS})
@@ -123,7 +123,7 @@ def test_no_credentials_ends_the_cli_with_one_message_and_exit_1(
         "DefaultAzureCredential failed to retrieve a token from the included credentials."
     )
     code, out, err = run_cli(capsys, "submit", "jobs/train-logreg.yml", "--stack", "dev")
-    assert code == 1
+    assert code == ExitCode.SERVICE_FAILED
     assert "error: submit jobs/train-logreg.yml: no usable Azure credentials" in err
     assert "fix: sign in with `az login`" in err
     assert "Traceback" not in err + out
@@ -137,5 +137,5 @@ def test_unknown_stack_through_the_cli(
     connect_to(monkeypatch, ml)
     ml.jobs.create_or_update.return_value = job("never", "Running")
     code, _, err = run_cli(capsys, "smoke", "--stack", "gone")
-    assert code == 1 and "unknown Pulumi stack" in err
+    assert code == ExitCode.BAD_INPUT and "unknown Pulumi stack" in err
     ml.jobs.create_or_update.assert_not_called()

@@ -1,7 +1,7 @@
 """`workshop data fetch` and `workshop data check`: exit codes and what the user reads.
 
 The commands run in-process through `workshop.cli.main` (the console script's entry point, which
-turns errors into "error: ... fix: ..." and exit 1), plus one real subprocess.
+turns errors into "error: ... fix: ..." and an ExitCode), plus one real subprocess.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from mnist_trainer.idx import FILES
 
 from tests.mnist_fixtures import make_mnist_dir
 from workshop import cli
+from workshop.errors import ExitCode
 from workshop.mnist import PUBLISHED
 
 
@@ -70,14 +71,14 @@ def test_check_defaults_to_the_data_cache(
     assert code == 0 and "12 x 784" in out
 
 
-def test_check_reports_a_corrupt_file_and_exits_1(
+def test_check_reports_a_corrupt_file_and_exits_bad_input(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     make_mnist_dir(tmp_path, n_train=30, n_test=10)
     damaged = tmp_path / FILES["train_images"]
     damaged.write_bytes(damaged.read_bytes()[:-20])
     code, out, err = run(capsys, "data", "check", str(tmp_path))
-    assert code == 1 and out == ""
+    assert code == ExitCode.BAD_INPUT and out == ""
     assert err.startswith(f"error: {damaged}: expected a complete gzip stream, found")
     assert "Traceback" not in err
 
@@ -86,7 +87,7 @@ def test_check_of_an_empty_directory_says_how_to_fetch(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     code, _, err = run(capsys, "data", "check", str(tmp_path))
-    assert code == 1
+    assert code == ExitCode.BAD_INPUT
     assert f"error: {tmp_path} lacks 4 of the 4 MNIST files" in err
     assert f"fix: run `workshop data fetch --dest {tmp_path}`" in err
 
@@ -98,7 +99,7 @@ def test_fetch_verifies_against_the_published_checksums(
     source = make_mnist_dir(tmp_path / "source")
     dest = tmp_path / "dest"
     code, _, err = run(capsys, "data", "fetch", "--dest", str(dest), "--mirror", str(source))
-    assert code == 1
+    assert code == ExitCode.SERVICE_FAILED
     assert err.startswith(f"error: could not fetch 4 of 4 MNIST files into {dest}:")
     for file in PUBLISHED:
         assert f"of the published {file.size} bytes" in err  # checked before the MD5
@@ -112,7 +113,7 @@ def test_fetch_uses_the_environment_variable(
     nowhere = tmp_path / "nowhere"
     monkeypatch.setenv("WORKSHOP_MNIST_MIRROR", str(nowhere))
     code, _, err = run(capsys, "data", "fetch", "--dest", str(tmp_path / "dest"))
-    assert code == 1
+    assert code == ExitCode.SERVICE_FAILED
     assert f"- {nowhere}: no such directory" in err
 
 
@@ -122,7 +123,7 @@ def test_fetch_rejects_an_unsupported_mirror(
     code, _, err = run(
         capsys, "data", "fetch", "--dest", str(tmp_path), "--mirror", "ftp://example.org/"
     )
-    assert code == 1
+    assert code == ExitCode.BAD_INPUT
     assert "mirror 'ftp://example.org/' (from --mirror) uses the unsupported scheme 'ftp'" in err
 
 
@@ -138,7 +139,7 @@ def test_the_console_script_reports_errors_without_a_traceback(tmp_path: Path) -
         env=env,
         timeout=120,
     )
-    assert done.returncode == 1
+    assert done.returncode == ExitCode.BAD_INPUT
     assert "error:" in done.stderr and str(labels) in done.stderr
     assert "expected labels (magic 2049), found images (magic 2051)" in done.stderr
     assert "Traceback" not in done.stderr
@@ -169,6 +170,6 @@ def test_a_corrupt_file_error_says_how_to_replace_it(
     make_mnist_dir(tmp_path, n_train=30, n_test=20, seed=5)
     (tmp_path / FILES["test_labels"]).write_bytes(b"not gzip")
     code, _, err = run(capsys, "data", "check", str(tmp_path))
-    assert code == 1 and "Traceback" not in err
+    assert code == ExitCode.BAD_INPUT and "Traceback" not in err
     assert FILES["test_labels"] in err
     assert f"fix: run `workshop data fetch --dest {tmp_path}`" in err

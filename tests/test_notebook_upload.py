@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -18,7 +19,7 @@ from azure.storage.fileshare import ShareClient
 from typer.testing import CliRunner
 
 from workshop import notebook_upload
-from workshop.errors import WorkshopError
+from workshop.errors import ExitCode, WorkshopError
 from workshop.notebook_upload import ShareTarget, bundle_files, find_share, upload
 from workshop.paths import ROOT
 
@@ -222,6 +223,18 @@ def test_cli_uploads_the_bundle_and_never_prints_the_token(
     assert set(service.files) == expected
     notebook = "Users/shared/aml-workshop/notebooks/03-deploy-and-score.ipynb"
     assert service.files[notebook] == (ROOT / "notebooks/03-deploy-and-score.ipynb").read_bytes()
+
+    as_json = CliRunner().invoke(app, ["notebooks", "upload", "--config", "x.json", "--json"])
+    document = json.loads(as_json.stdout)  # one document on stdout; the progress on stderr
+    assert document["ok"] is True and document["command"] == "notebooks upload"
+    assert set(document["result"]["files"]) == expected and notebook in as_json.stderr
+    assert document["result"]["share"] == "code-42" and TOKEN not in as_json.output
+
+    refused = CliRunner().invoke(app, ["notebooks", "upload", "--folder", "../up", "--json"])
+    document = json.loads(refused.stdout)
+    assert (
+        document["exit_code"] == ExitCode.BAD_INPUT and "--folder" in document["error"]["message"]
+    )
 
 
 # -------------------------------------------- what may go up to a share every user can read

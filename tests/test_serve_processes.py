@@ -21,6 +21,7 @@ import pytest
 
 from tests.mnist_fixtures import make_mnist_dir
 from workshop import local_endpoint
+from workshop.errors import ExitCode
 from workshop.paths import ROOT
 
 pytestmark = pytest.mark.timeout(180)
@@ -188,7 +189,7 @@ def test_a_second_serve_on_a_held_port_is_refused_before_starting(
         port = holder.getsockname()[1]
         with started(serve_command(model_dir, port), environment(tmp_path)) as cli:
             _, err = cli.communicate(timeout=60)
-            assert cli.returncode == 1
+            assert cli.returncode == ExitCode.BAD_INPUT
             assert f"port {port} on 127.0.0.1 is in use" in err
             assert "--port" in err
 

@@ -17,6 +17,7 @@ import yaml
 from typer.testing import CliRunner
 
 from workshop.cli import app
+from workshop.errors import ExitCode, WorkshopError
 from workshop.paths import JOBS_DIR, ROOT
 from workshop.validate import Finding, validate
 from workshop.validate.metrics import entry_module, logged_metrics
@@ -310,13 +311,15 @@ def test_cli_exit_codes_and_json(checkout: Path) -> None:
 
     path = broken(checkout, "sweep-knn.yml", lambda d: d["objective"].update(primary_metric="acc"))
     bad = runner.invoke(app, ["validate", str(path)])
-    assert bad.exit_code == 1
+    assert isinstance(bad.exception, WorkshopError)  # workshop.cli.main prints it, and exits:
+    assert bad.exception.exit_code == ExitCode.BAD_INPUT
     assert "sweep-knn.yml: objective.primary_metric" in bad.output and "fix:" in bad.output
 
     as_json = runner.invoke(app, ["validate", "--json", str(path)])
-    assert as_json.exit_code == 1
-    document = json.loads(as_json.stdout[as_json.stdout.index("{") :])
-    assert document["ok"] is False and document["findings"][0]["check"] == "metric"
+    document = json.loads(as_json.stdout)  # one document, nothing else on stdout
+    assert document["ok"] is False and document["exit_code"] == ExitCode.BAD_INPUT
+    assert document["result"]["findings"][0]["check"] == "metric"
+    assert "objective.primary_metric" in as_json.stderr  # the human report, on stderr
 
     missing = runner.invoke(app, ["validate", str(checkout / "nope.yml")])
     assert missing.exit_code != 0

@@ -520,3 +520,21 @@ def test_an_inline_environments_conda_file_is_resolved_like_an_environment_yamls
     found = [f for f in report.findings if f.check == "conda-file"]
     assert found and found[0].file == (tmp_path / "conda.yml").resolve(), report.findings
     assert "numpy==1.26.4" in found[0].message and "numpy==2.0.0" in found[0].message
+
+
+@pytest.mark.parametrize("compute", ["serverles", "azureml:serverles", "servrless", "locall"])
+def test_a_typo_of_a_built_in_compute_is_suggested_outside_the_checkout(
+    tmp_path: Path, compute: str
+) -> None:
+    # Built-in names: `serverless` (https://learn.microsoft.com/azure/machine-learning/
+    # how-to-use-serverless-compute) and `local`; outside the checkout other names are not checked.
+    text = f"$schema: {S}/commandJob.schema.json\ncommand: echo hi\nenvironment: {ENV}\n"
+    path = write(tmp_path, {"job.yml": text + f"compute: {compute}\n"})
+    report = check(path)
+    assert report.ok  # a workspace may have a compute by that name: a warning, not an error
+    [warning] = [f for f in report.warnings if f.key == "compute"]
+    expected = "local" if "loc" in compute else "serverless"
+    assert f"did you mean `{expected}`?" in warning.fix, warning.as_line()
+    for fine in ("serverless", "cpu-cluster", "azureml:gpu-cluster"):
+        fine_path = write(tmp_path, {"ok.yml": text + f"compute: {fine}\n"})
+        assert not [f for f in check(fine_path).findings if f.key == "compute"], fine

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from workshop.errors import ExitCode
 from workshop.jobspec.yamlread import MAX_NODES, SpecReadError, expanded_size, read_mapping
 
 CAP = 1536 * 2**20  # bytes of address space: azure-ai-ml imported needs well under this
@@ -63,7 +64,7 @@ def test_alias_bomb_is_refused_under_a_memory_cap(tmp_path: Path, command: list[
     path.write_text(JOB + bomb())
     done = capped(*command, str(path), cwd=tmp_path)
     output = done.stdout + done.stderr
-    assert done.returncode == 1, output
+    assert done.returncode == ExitCode.BAD_INPUT, output
     assert "alias bomb" in output and "bomb.yml" in output
     assert "Traceback" not in output and "MemoryError" not in output
 
@@ -91,7 +92,7 @@ def test_code_root_and_far_parent_stop_at_the_limit(tmp_path: Path) -> None:
     (deep / "up.yml").write_text(JOB + "code: ../../../..\n")
     done = capped("validate", "--offline", "root.yml", "up.yml", cwd=deep)
     output = done.stdout + done.stderr
-    assert done.returncode == 1, output
+    assert done.returncode == ExitCode.BAD_INPUT, output
     assert "root.yml: code: `/` is over" in output
     assert "Traceback" not in output and "PermissionError" not in output
 

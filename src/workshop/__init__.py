@@ -1,3 +1,5 @@
-"""aml-workshop: the Azure ML MNIST hands-on as job specs and infrastructure-as-code."""
+"""aml-workshop: the Azure ML MNIST hands-on as job specs and infrastructure-as-code.
 
-__version__ = "0.1.0"
+The version has one source, pyproject.toml; `workshop --version` reads it from the installed
+package's metadata.
+"""

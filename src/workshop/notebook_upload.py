@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, Protocol
 
-from workshop.errors import WorkshopError
+from workshop.errors import ExitCode, WorkshopError
 from workshop.paths import ROOT
 from workshop_common.errors import first_line
 
@@ -245,6 +245,10 @@ def upload(
                 hint=f"the uploader needs the '{ROLE}' role on the workspace's storage account "
                 "(Azure Files accepts Entra ID sign-in only with it); a new role assignment can "
                 "take a few minutes to apply",
+                exit_code=ExitCode.SERVICE_FAILED,
             ) from exc
-        raise WorkshopError(f"uploading to the notebook share failed: {first_line(exc)}") from exc
+        raise WorkshopError(
+            f"uploading to the notebook share failed: {first_line(exc)}",
+            exit_code=ExitCode.SERVICE_FAILED,
+        ) from exc
     return written

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from workshop.errors import WorkshopError
+from workshop.errors import ExitCode, WorkshopError
 from workshop_common import contract
 from workshop_common.errors import first_line
 
@@ -191,13 +191,16 @@ def azure_errors(what: str) -> Iterator[None]:
         raise
     except ClientAuthenticationError as exc:  # includes CredentialUnavailableError
         raise WorkshopError(
-            f"{what}: no usable Azure credentials ({first_line(exc)})", hint=NO_CREDENTIALS_HINT
+            f"{what}: no usable Azure credentials ({first_line(exc)})",
+            hint=NO_CREDENTIALS_HINT,
+            exit_code=ExitCode.SERVICE_FAILED,
         ) from exc
     except ResourceNotFoundError as exc:
         raise WorkshopError(
             f"{what}: not found ({first_line(exc)})",
             hint="check the subscription, resource group and workspace names; a new environment "
             "needs `pulumi up` first",
+            exit_code=ExitCode.SERVICE_FAILED,
         ) from exc
     except HttpResponseError as exc:
         if exc.status_code == 403:
@@ -205,10 +208,14 @@ def azure_errors(what: str) -> Iterator[None]:
                 f"{what}: permission denied ({first_line(exc)})",
                 hint="ask for the 'AzureML Data Scientist' role on the workspace (Contributor on "
                 "the resource group for deploy and preflight)",
+                exit_code=ExitCode.SERVICE_FAILED,
             ) from exc
-        raise WorkshopError(f"{what}: Azure answered {first_line(exc)}") from exc
+        raise WorkshopError(
+            f"{what}: Azure answered {first_line(exc)}", exit_code=ExitCode.SERVICE_FAILED
+        ) from exc
     except ServiceRequestError as exc:
         raise WorkshopError(
             f"{what}: could not reach Azure ({first_line(exc)})",
             hint="check the network connection and proxy settings",
+            exit_code=ExitCode.SERVICE_FAILED,
         ) from exc

@@ -15,7 +15,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from workshop.errors import WorkshopError
+from workshop import json_report
+from workshop.errors import ExitCode, WorkshopError
+from workshop.json_report import JsonFlag
 from workshop.paths import JOBS_DIR
 
 if TYPE_CHECKING:
@@ -58,6 +60,9 @@ def _session(
         config=config,
     )
     console.print(f"workspace [bold]{ref.name}[/] ({ref.resource_group}, from {ref.source})")
+    json_report.record(
+        workspace={"name": ref.name, "resource_group": ref.resource_group, "source": ref.source}
+    )
     return session.connect(ref)
 
 
@@ -95,6 +100,26 @@ def _print_report(report: JobReport) -> None:
                 f"best trial of {report.trials}: [bold]{best.run_id}[/] "
                 f"{report.primary_metric}={best.metrics[report.primary_metric]:.4f} ({params})"
             )
+
+
+def _job_json(created: Any) -> dict[str, Any]:
+    return {"name": str(created.name), "studio_url": created.studio_url}
+
+
+def _phases_json(phases: PhaseClock) -> dict[str, float]:
+    return {phase: round(seconds, 1) for phase, seconds in phases.seconds.items()}
+
+
+def _report_json(report: JobReport) -> dict[str, Any]:
+    best = report.best_trial
+    return {
+        "metrics": report.metrics,
+        "primary_metric": report.primary_metric,
+        "trials": report.trials,
+        "best_trial": None
+        if best is None
+        else {"run_id": best.run_id, "params": best.params, "metrics": best.metrics},
+    }
 
 
 def _github_summary(lines: list[str]) -> None:
@@ -217,16 +242,26 @@ def register(app: typer.Typer) -> None:
                 help="Azure subscription id (default: the stack's, else AZURE_SUBSCRIPTION_ID)."
             ),
         ] = None,
+        as_json: JsonFlag = False,
     ) -> None:
         """Check a subscription before `pulumi up`: providers, VM size, vCPU quota, soft-deletes.
 
         Reads the stack's settings from `Pulumi.yaml` and `Pulumi.<stack>.yaml`, so it works before
-        the stack is deployed. Prints a checklist; exits 1 if any check fails, each with its fix.
+        the stack is deployed. Prints a checklist, each failed check with its fix; any failed check
+        exits CHECK_FAILED (exit codes: `workshop --help`).
         """
         from workshop.azure import session
         from workshop.azure.preflight import FAIL, run_checks
 
+        json_report.record(stack=stack)
         target = preflight_target(stack, subscription)
+        json_report.record(
+            subscription_id=target.subscription_id,
+            location=target.location,
+            vm_size=target.vm_size,
+            max_nodes=target.max_nodes,
+            low_priority=target.low_priority,
+        )
         console.print(
             f"subscription {target.subscription_id}, {target.location}, {target.max_nodes} x "
             f"{target.vm_size}{' (low priority)' if target.low_priority else ''}"
@@ -245,6 +280,12 @@ def register(app: typer.Typer) -> None:
             style = styles[check.outcome]
             table.add_row(check.name, f"[{style}]{check.outcome}[/]", check.detail, check.fix)
         console.print(table)
+        json_report.record(
+            checks=[
+                {"name": c.name, "outcome": c.outcome, "detail": c.detail, "fix": c.fix}
+                for c in checks
+            ]
+        )
         _github_summary(
             [f"### preflight: stack `{stack}`", "", "| check | result | detail |", "|---|---|---|"]
             + [f"| {c.name} | {c.outcome} | {c.detail} |" for c in checks]
@@ -254,6 +295,7 @@ def register(app: typer.Typer) -> None:
             raise WorkshopError(
                 f"{len(failed)} preflight check(s) failed: {', '.join(c.name for c in failed)}",
                 hint="apply the fixes in the table, then run preflight again",
+                exit_code=ExitCode.CHECK_FAILED,
             )
         console.print("[green]ready for `pulumi up`[/]")
 
@@ -270,12 +312,13 @@ def register(app: typer.Typer) -> None:
         wait: Annotated[
             bool, typer.Option("--wait", help="Stream the logs and end with the metrics.")
         ] = False,
+        as_json: JsonFlag = False,
     ) -> None:
         """Submit a job YAML to Azure ML and print its Studio URL.
 
         The same as `az ml job create -f JOB_FILE`. With --wait, streams the job's logs until
-        it ends, then prints its metrics (a sweep: the best trial by its objective); exits 1
-        unless the job completed.
+        it ends, then prints its metrics (a sweep: the best trial by its objective); a job that
+        does not complete exits JOB_FAILED (exit codes: `workshop --help`).
         """
         from workshop.azure import jobs, session
 
@@ -284,6 +327,7 @@ def register(app: typer.Typer) -> None:
         with session.azure_errors(f"submit {job_file}"):
             created = jobs.create(ses.ml, job)
             console.print(f"job [bold]{created.name}[/] submitted: {created.studio_url}")
+            json_report.record(job=_job_json(created))
             if not wait:
                 return
             final = jobs.stream(ses.ml, str(created.name))
@@ -314,6 +358,7 @@ def register(app: typer.Typer) -> None:
                 "give each trainee their own, e.g. mnist-hanako)."
             ),
         ] = None,
+        as_json: JsonFlag = False,
     ) -> None:
         """Deploy the model: the online endpoint and deployment from jobs/, all traffic to it.
 
@@ -334,6 +379,13 @@ def register(app: typer.Typer) -> None:
                 progress=console.print,
             )
         console.print(f"scoring URI: [bold]{done.scoring_uri}[/]")
+        json_report.record(
+            endpoint=done.endpoint,
+            deployment=done.deployment,
+            scoring_uri=done.scoring_uri,
+            predictions=done.predictions,
+            labels=done.labels,
+        )
         table = Table(title=f"{done.endpoint}/{done.deployment}: sample predictions")
         table.add_column("digit #", justify="right")
         table.add_column("predicted", justify="right")
@@ -351,11 +403,13 @@ def register(app: typer.Typer) -> None:
         workspace: WorkspaceName = None,
         config: ConfigFile = None,
         poll: Poll = 10.0,
+        as_json: JsonFlag = False,
     ) -> None:
         """Build the training environment's image ahead of the workshop.
 
         Runs a one-line import job on cpu-cluster, so the first trainee does not wait 5-15
-        minutes for the image; reports how long each phase took.
+        minutes for the image; reports how long each phase took. A job that does not complete
+        exits JOB_FAILED (exit codes: `workshop --help`).
         """
         from workshop.azure import jobs, session
         from workshop.azure.warmup import warmup_job
@@ -364,14 +418,19 @@ def register(app: typer.Typer) -> None:
         with session.azure_errors("warmup"):
             created = jobs.create(ses.ml, warmup_job())
             console.print(f"warm-up job [bold]{created.name}[/]: {created.studio_url}")
+            json_report.record(job=_job_json(created))
             final, phases = jobs.wait(
                 ses.ml, str(created.name), poll_seconds=poll, on_status=_print_status
             )
         _print_phases(phases)
+        json_report.record(
+            status=str(final.status), phases=_phases_json(phases), seconds=round(phases.total(), 1)
+        )
         if final.status != "Completed":
             raise WorkshopError(
                 f"warm-up job {created.name} ended {final.status}",
                 hint=f"read its logs in Studio: {created.studio_url}",
+                exit_code=ExitCode.JOB_FAILED,
             )
         console.print(f"[green]environment image ready[/] after {phases.total():.0f} s")
 
@@ -392,32 +451,44 @@ def register(app: typer.Typer) -> None:
             float, typer.Option(min=0.0, max=1.0, help="Fail below this test accuracy.")
         ] = 0.9,
         poll: Poll = 10.0,
+        as_json: JsonFlag = False,
     ) -> None:
         """Acceptance test of a fresh environment: train-logreg on the cluster.
 
         Submits jobs/train-logreg.yml, waits, requires accuracy >= --min-accuracy, and reports
-        the time spent queued, building the image and running. Exits 1 on any failure.
+        the time spent queued, building the image and running. A job that does not complete exits
+        JOB_FAILED, an accuracy below the bar (or none logged) CHECK_FAILED (exit codes:
+        `workshop --help`).
         """
         from workshop.azure import jobs, session
 
         job = jobs.load_job_file(job_file)
         ses = _session(stack, subscription, resource_group, workspace, config)
         started = time.monotonic()
+        json_report.record(min_accuracy=min_accuracy)
         with session.azure_errors("smoke"):
             created = jobs.create(ses.ml, job)
             console.print(f"smoke job [bold]{created.name}[/]: {created.studio_url}")
+            json_report.record(job=_job_json(created))
             final, phases = jobs.wait(
                 ses.ml, str(created.name), poll_seconds=poll, on_status=_print_status
             )
             _print_phases(phases)
+            json_report.record(status=str(final.status), phases=_phases_json(phases))
             if final.status != "Completed":
                 raise WorkshopError(
                     f"smoke job {created.name} ended {final.status}",
                     hint=f"read its logs in Studio: {created.studio_url}",
+                    exit_code=ExitCode.JOB_FAILED,
                 )
             result = jobs.report(final, jobs.metrics_reader(ses))
         _print_report(result)
         accuracy = result.metrics.get("accuracy")
+        json_report.record(
+            **_report_json(result),
+            accuracy=accuracy,
+            wall_seconds=round(time.monotonic() - started, 1),
+        )
         _github_summary(
             [
                 f"### smoke: `{created.name}` {final.status}",
@@ -435,11 +506,13 @@ def register(app: typer.Typer) -> None:
             raise WorkshopError(
                 f"smoke job {created.name} logged no metric 'accuracy'",
                 hint="the training script must log `accuracy` through MLflow",
+                exit_code=ExitCode.CHECK_FAILED,
             )
         if accuracy < min_accuracy:
             raise WorkshopError(
                 f"smoke job {created.name}: accuracy {accuracy:.4f} is below {min_accuracy}",
                 hint="check the data asset and the training code; --min-accuracy sets the bar",
+                exit_code=ExitCode.CHECK_FAILED,
             )
         console.print(f"[green]smoke test passed[/]: accuracy {accuracy:.4f} >= {min_accuracy}")
 
@@ -449,9 +522,13 @@ def _finish(ses: Session, final: Any) -> None:
     from workshop.azure import jobs
 
     console.print(f"job {final.name} ended [bold]{final.status}[/]")
+    json_report.record(status=str(final.status))
     if final.status != "Completed":
         raise WorkshopError(
             f"job {final.name} ended {final.status}",
             hint=f"read its logs in Studio: {final.studio_url}",
+            exit_code=ExitCode.JOB_FAILED,
         )
-    _print_report(jobs.report(final, jobs.metrics_reader(ses)))
+    result = jobs.report(final, jobs.metrics_reader(ses))
+    json_report.record(**_report_json(result))
+    _print_report(result)

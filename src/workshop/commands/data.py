@@ -9,7 +9,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from workshop import paths
+from workshop import json_report, paths
+from workshop.json_report import JsonFlag
 
 data_app = typer.Typer(
     help=(
@@ -52,6 +53,7 @@ def fetch(
     progress: Annotated[
         bool, typer.Option(help="Show a progress bar (only when stderr is a terminal).")
     ] = True,
+    as_json: JsonFlag = False,
 ) -> None:
     """Download the four MNIST files, skipping those already present and valid.
 
@@ -59,12 +61,27 @@ def fetch(
 
     Timeouts, dropped connections and HTTP 5xx/429 are retried with backoff.
 
-    If a file cannot be had from any mirror, every mirror's reason is listed and the exit is 1.
+    If a file cannot be had from any mirror, every mirror's reason is listed and the exit code is
+    SERVICE_FAILED (exit codes: `workshop --help`).
     """
     from workshop.mnist import fetch_files
 
     target = dest if dest is not None else paths.data_cache()
+    json_report.record(dest=str(target))
     results = fetch_files(target, mirror or None, progress=progress)
+    json_report.record(
+        files=[
+            {
+                "name": r.file.name,
+                "path": str(r.path),
+                "status": "present"
+                if r.source is None
+                else ("replaced" if r.replaced else "downloaded"),
+                "source": r.source,
+            }
+            for r in results
+        ]
+    )
     console = Console()
     for result in results:
         if result.source is None:
@@ -85,6 +102,7 @@ def check(
             show_default=False,
         ),
     ] = None,
+    as_json: JsonFlag = False,
 ) -> None:
     """Load the four MNIST files and print their shapes and label counts.
 
@@ -93,6 +111,18 @@ def check(
     from workshop.mnist import check_mnist
 
     result = check_mnist(directory if directory is not None else paths.data_cache())
+    json_report.record(
+        directory=str(result.directory),
+        published=result.published,
+        **{
+            name: {
+                "images": list(split.images),
+                "labels": list(split.labels),
+                "label_counts": list(split.label_counts),
+            }
+            for name, split in (("train", result.train), ("test", result.test))
+        },
+    )
     table = Table(title=f"MNIST in {result.directory}")
     table.add_column("")
     table.add_column("train", justify="right")

@@ -8,7 +8,9 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from workshop import json_report
 from workshop.errors import WorkshopError
+from workshop.json_report import JsonFlag
 
 
 def register(app: typer.Typer) -> None:
@@ -31,6 +33,7 @@ def handout(
             help="ja or en; default: the stack's handoutLanguage setting (ja without --stack).",
         ),
     ] = None,
+    as_json: JsonFlag = False,
 ) -> None:
     """Write each trainee's handout: config.json and a page with links, data, compute, commands.
 
@@ -64,6 +67,7 @@ def handout(
     if language is None and stack is not None:
         language = stack_language(stack)
     folders = write_handouts(handouts_from_outputs(data, source, language), out)
+    json_report.record(source=source, out=str(out), folders=[str(f) for f in folders])
     console = Console()
     for folder in folders:
         console.print(f"  {folder}")

@@ -7,7 +7,9 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from workshop import json_report
 from workshop.commands.cloud import ConfigFile, ResourceGroup, Stack, Subscription, WorkspaceName
+from workshop.json_report import JsonFlag
 
 notebooks_app = typer.Typer(
     help="The hands-on notebooks (notebooks/*.ipynb) in the workspace's Studio file share.",
@@ -29,6 +31,7 @@ def upload(
     folder: Annotated[
         str, typer.Option("--folder", help="Folder on the notebook share (shown in Studio).")
     ] = "Users/shared/aml-workshop",
+    as_json: JsonFlag = False,
 ) -> None:
     """Copy notebooks/, jobs/ and src/ into the workspace's notebook share (Studio > Notebooks).
 
@@ -52,6 +55,13 @@ def upload(
     with azure_errors("uploading the notebooks"):
         written = upload_files(share, files, folder, progress=lambda p: console.print(f"  {p}"))
     notebooks = [p for p in written if p.endswith(".ipynb")]
+    json_report.record(
+        share=target.share_name,
+        account_url=target.account_url,
+        folder=folder,
+        files=written,
+        notebooks=notebooks,
+    )
     console.print(
         f"[green]{len(written)} files[/] in {folder}/ ({len(notebooks)} notebooks): in Studio, "
         f"Notebooks > {folder}/ (trainees clone it into their own folder, then open "

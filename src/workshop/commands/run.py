@@ -8,6 +8,10 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from workshop import json_report
+from workshop.errors import ExitCode, WorkshopError
+from workshop.json_report import JsonFlag
+
 
 def register(app: typer.Typer) -> None:
     app.command(name="run")(run)
@@ -29,10 +33,7 @@ def run(
             "jobs.train_logreg.inputs.data=... (repeatable; the key must exist).",
         ),
     ] = None,
-    as_json: Annotated[
-        bool,
-        typer.Option("--json", help="End the output with one JSON document (status, metrics)."),
-    ] = False,
+    as_json: JsonFlag = False,
 ) -> None:
     """Run a job YAML locally, exactly as written for Azure ML.
 
@@ -40,18 +41,27 @@ def run(
     .workshop/runs/, and every run, sweep trial and pipeline step is an MLflow run nested under its
     parent in .workshop/mlflow.db. Ctrl-C stops every child process and marks the runs KILLED.
 
-    Exit code: 0 finished, 1 failed, 130 interrupted.
+    A job that fails exits JOB_FAILED, an interrupted one INTERRUPTED (exit codes:
+    `workshop --help`).
     """
+    import json
+
     from workshop.runner import RunOptions, run_job
     from workshop.runner.binding import parse_sets
     from workshop.runner.records import KILLED
     from workshop.runner.report import json_document, print_report
 
     record = run_job(job, RunOptions(overrides=parse_sets(set_ or [])))
-    print_report(record, Console(stderr=as_json))
-    if as_json:
-        print(json_document(record))
+    print_report(record, Console())
+    json_report.record(**json.loads(json_document(record)))
     if record.status == KILLED:
-        raise typer.Exit(130)
+        raise WorkshopError(
+            f"{record.kind} job {record.name} was interrupted; its runs are marked KILLED",
+            exit_code=ExitCode.INTERRUPTED,
+        )
     if not record.ok:
-        raise typer.Exit(1)
+        raise WorkshopError(
+            f"{record.kind} job {record.name} ended {record.status}",
+            hint=f"read the failed run's log under {record.folder}",
+            exit_code=ExitCode.JOB_FAILED,
+        )

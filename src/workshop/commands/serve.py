@@ -9,6 +9,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from workshop import json_report
+from workshop.json_report import JsonFlag
+
 console = Console()
 
 
@@ -63,6 +66,7 @@ def score(
         str | None,
         typer.Option("--key", envvar="WORKSHOP_ENDPOINT_KEY", help="Endpoint key (managed)."),
     ] = None,
+    as_json: JsonFlag = False,
 ) -> None:
     """Send digits to an endpoint and print its predictions beside the true labels."""
     from workshop.errors import WorkshopError
@@ -98,6 +102,7 @@ def score_sample(url: str, n: int, *, seed: int = 0, key: str | None = None) -> 
     for column in ("test index", "true", "predicted", "probability", ""):
         table.add_column(column)
     right = 0
+    digits: list[dict[str, int | float]] = []
     for index, predicted, probs in zip(
         picks, answer["predictions"], answer["probabilities"], strict=True
     ):
@@ -105,7 +110,13 @@ def score_sample(url: str, n: int, *, seed: int = 0, key: str | None = None) -> 
         right += predicted == truth
         mark = "[green]✓[/]" if predicted == truth else "[red]✗[/]"
         table.add_row(str(index), str(truth), str(predicted), f"{max(probs):.3f}", mark)
+        digits.append(
+            {"index": int(index), "label": truth, "predicted": int(predicted), "p": max(probs)}
+        )
     console.print(table)
+    json_report.record(
+        url=local_endpoint.score_url(url), digits=digits, accuracy=right / len(picks)
+    )
     return right / len(picks)
 
 
@@ -120,5 +131,11 @@ def score_image(url: str, image: Path, *, key: str | None = None) -> int:
         zip(answer["classes"], answer["probabilities"][0], strict=True), key=lambda cp: -cp[1]
     )
     top = ", ".join(f"{c}: {p:.3f}" for c, p in ranked[:3])
+    json_report.record(
+        url=local_endpoint.score_url(url),
+        image=str(image),
+        predicted=predicted,
+        top={str(c): p for c, p in ranked[:3]},
+    )
     console.print(f"{image}: predicted [bold]{predicted}[/] (top: {top})", highlight=False)
     return predicted

@@ -8,7 +8,9 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
+from workshop import json_report
 from workshop.errors import WorkshopError
+from workshop.json_report import JsonFlag
 from workshop.paths import JOBS_DIR
 
 if TYPE_CHECKING:
@@ -28,9 +30,7 @@ def validate(
             show_default=False,
         ),
     ] = None,
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print one JSON document instead of a table.")
-    ] = False,
+    as_json: JsonFlag = False,
     offline: Annotated[
         bool,
         typer.Option(
@@ -57,8 +57,8 @@ def validate(
     component does not declare, search spaces outside the trial's inputs, step cycles, values of
     the wrong type for an input, a sweep objective the training code never logs, missing local
     files, code folders holding tests, secrets or data sets, conda files that do not parse or
-    resolve, and `azureml:` names this repository does not create. Exits 1 when there is any
-    error; warnings and notes alone exit 0.
+    resolve, and `azureml:` names this repository does not create. Any error exits BAD_INPUT;
+    warnings and notes alone exit 0 (exit codes: `workshop --help`).
     """
     targets = paths or [JOBS_DIR]
     missing = [p for p in targets if not p.exists()]
@@ -71,7 +71,7 @@ def validate(
 
     from workshop.validate import validate as run_validation
 
-    console = Console(stderr=as_json)
+    console = Console()
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task("loading azure-ai-ml", total=None)
 
@@ -86,12 +86,13 @@ def validate(
             hint="give the folder that holds the job YAMLs (jobs/) or the files themselves",
         )
 
-    if as_json:
-        typer.echo(report.to_json())
-    else:
-        _print(console, report)
+    json_report.record(**report.to_dict())
+    _print(console, report)
     if not report.ok:
-        raise typer.Exit(1)
+        raise WorkshopError(
+            f"{len(report.errors)} error(s) in {len(report.files)} file(s)",
+            hint="fix each error listed above (its key and fix are given), then validate again",
+        )
 
 
 def _print(console: Console, report: Report) -> None:

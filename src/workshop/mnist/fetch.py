@@ -38,7 +38,7 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
-from workshop.errors import WorkshopError
+from workshop.errors import ExitCode, WorkshopError
 from workshop.mnist.sources import (
     LOCAL_COPY_HINT,
     PUBLISHED,
@@ -196,7 +196,11 @@ def fetch_files(
                 continue
             results.append(FetchResult(file, target, source, replaced=existed))
     if failures:
-        raise WorkshopError(_failure_message(dest, len(files), failures), hint=LOCAL_COPY_HINT)
+        raise WorkshopError(
+            _failure_message(dest, len(files), failures),
+            hint=LOCAL_COPY_HINT,
+            exit_code=ExitCode.SERVICE_FAILED,
+        )
     return results
 
 

@@ -78,8 +78,9 @@ def load(path: Path, overrides: dict[str, Any]) -> LoadedJob:
     refuse_non_job(path, "`workshop run` runs command, sweep and pipeline jobs")
     entity = _load_job(path, [])
     spec = entity._to_dict()
+    written = read_mapping(path) if overrides else {}  # the keys as the user sees them
     for key in overrides:
-        _check_key(path, spec, key)
+        _check_key(path, spec, key, written)
     if overrides:
         entity = _load_job(path, [{key: value} for key, value in overrides.items()])
         spec = entity._to_dict()
@@ -110,9 +111,11 @@ def _load_job(path: Path, params_override: list[dict[str, Any]]) -> Any:
         ) from None
 
 
-def _check_key(path: Path, spec: dict[str, Any], key: str) -> None:
+def _check_key(path: Path, spec: dict[str, Any], key: str, written: dict[str, Any]) -> None:
     node: Any = spec
     parts = key.split(".")
+    if _lookup(written, parts) is not None:
+        return  # in the file as written (the SDK's form may move it, e.g. a command job's command)
     for depth, part in enumerate(parts):
         parent = parts[depth - 1] if depth else None
         if isinstance(node, dict) and part in node:
@@ -125,11 +128,19 @@ def _check_key(path: Path, spec: dict[str, Any], key: str) -> None:
             if part in component.get("inputs", {}):
                 return
         where = ".".join(parts[:depth]) or "the top level"
+        level = _lookup(written, parts[:depth])
+        node = level if isinstance(level, dict) else node  # the file's keys, when it has that level
         known = ", ".join(sorted(node)) if isinstance(node, dict) else "none (not a mapping)"
         raise WorkshopError(
             f"--set {key}: {path.name} has no key {part!r} under {where} (keys there: {known})",
             hint="use a key the YAML has, e.g. --set inputs.kmax=5 or limits.max_total_trials=4",
         )
+
+
+def _lookup(data: Any, parts: list[str]) -> Any:
+    for part in parts:
+        data = data.get(part) if isinstance(data, dict) else None
+    return data
 
 
 def node_parent(spec: dict[str, Any], parts: list[str]) -> dict[str, Any]:

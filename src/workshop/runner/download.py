@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from workshop.errors import WorkshopError
+from workshop.errors import ExitCode, WorkshopError
 from workshop.paths import download_cache
 from workshop_common.errors import first_line
 
@@ -68,8 +68,35 @@ def _download(url: str, target: Path, where: str) -> None:
         os.replace(part, target)
     except requests.RequestException as exc:
         raise WorkshopError(
-            f"{where}: cannot download {url}: {first_line(exc)}",
-            hint=f"check the address, or pass a local copy: --set {set_key(where)}.path=PATH",
-        ) from None
+            f"{where}: cannot download {url}: {_reason(exc)}",
+            hint="check the address and the network (a proxy needs HTTPS_PROXY), or pass a "
+            f"local copy: --set {set_key(where)}.path=PATH",
+            exit_code=ExitCode.SERVICE_FAILED,
+        ) from exc  # `workshop --debug` shows urllib3's whole story
     finally:
         part.unlink(missing_ok=True)
+
+
+def _reason(exc: Exception) -> str:
+    """What went wrong in a few words, instead of urllib3's "HTTPSConnectionPool(...): Max
+    retries exceeded ... (Caused by NameResolutionError(...))"."""
+    import socket
+
+    import requests
+
+    if isinstance(exc, requests.HTTPError) and exc.response is not None:
+        return f"the server answered {exc.response.status_code} {exc.response.reason}".rstrip()
+    if isinstance(exc, requests.Timeout):
+        return "no answer in time"
+    if isinstance(exc, requests.ConnectionError):
+        host = urlsplit(str(exc.request.url if exc.request else "")).hostname or "the host"
+        seen: BaseException | None = exc
+        while seen is not None:  # the chain and urllib3's `reason` attributes
+            if isinstance(seen, socket.gaierror) or "NameResolution" in type(seen).__name__:
+                return f"the host name {host} does not resolve"
+            if isinstance(seen, ConnectionRefusedError):
+                return f"{host} refused the connection"
+            nxt = getattr(seen, "reason", None)
+            seen = nxt if isinstance(nxt, BaseException) else (seen.__cause__ or seen.__context__)
+        return f"could not connect to {host}"
+    return first_line(exc)

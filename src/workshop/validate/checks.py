@@ -121,6 +121,8 @@ def run_checks(doc: Document, ctx: Inventory) -> Iterator[Finding]:
 
     if ctx.checks_references(doc):
         yield from check_references(doc, ctx)
+    else:
+        yield from check_built_in_compute_typos(doc)
     inline = doc.data.get("environment")
     if doc.kind == "sweep_job" and isinstance(doc.data.get("trial"), dict):
         inline = doc.data["trial"].get("environment")
@@ -876,6 +878,27 @@ def check_references(doc: Document, ctx: Inventory) -> Iterator[Finding]:
                 f"`{value}` refers to a component registered in the workspace, which nothing "
                 "here creates",
                 "point at a component YAML file under jobs/components/",
+            )
+
+
+def check_built_in_compute_typos(doc: Document) -> Iterator[Finding]:
+    """Outside the checkout this repository's computes are unknown, so names are not checked;
+    one a letter or two away from a built-in (`serverles`) is still almost surely a typo."""
+    for key, value in _walk(doc.data, ""):
+        if key.rsplit(".", 1)[-1] not in {"compute", "default_compute"} or is_expression(value):
+            continue
+        ref = parse_asset(value)
+        name = ref.name if ref else str(value)
+        close = difflib.get_close_matches(name, sorted(BUILT_IN_COMPUTES), n=1, cutoff=0.8)
+        if name not in BUILT_IN_COMPUTES and close:
+            yield Finding(
+                "warning",
+                "reference",
+                doc.path,
+                key,
+                f"compute `{name}` is not a built-in compute, but close to `{close[0]}`",
+                f"did you mean `{close[0]}`? (leave it if your workspace has a compute named "
+                f"`{name}`)",
             )
 
 

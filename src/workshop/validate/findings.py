@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from workshop.paths import repo_relative
 
@@ -65,19 +64,17 @@ class Report:
     def ok(self) -> bool:
         return not self.errors
 
-    def to_json(self) -> str:
+    def to_dict(self) -> dict[str, Any]:
+        """The `--json` result: counts and every finding (file, key, check, message, fix)."""
         findings = [
             {**asdict(f), "file": f.display_file}
             for f in sorted(self.findings, key=lambda f: (f.severity, f.display_file, f.key))
         ]
-        return json.dumps(
-            {
-                "ok": self.ok,
-                "files": [repo_relative(p) for p in self.files],
-                "errors": len(self.errors),
-                "warnings": len(self.warnings),
-                "notes": len(self.notes),
-                "findings": findings,
-            },
-            indent=2,
-        )
+        return {
+            "ok": self.ok,
+            "files": [repo_relative(p) for p in self.files],
+            "errors": len(self.errors),
+            "warnings": len(self.warnings),
+            "notes": len(self.notes),
+            "findings": findings,
+        }
