@@ -26,6 +26,7 @@ PUBLISHED_FILE = Path(published.__file__).resolve()
 SAME_VALUE_OTHER_FACT = {
     ("src/workshop_common/kernel.py", "KERNEL_NAME"): "the Jupyter kernel's name",
     ("infra/workshop_infra/naming.py", "CONTAINER_NAME"): "the blob container, not the tag",
+    ("src/workshop/cli.py", "DISTRIBUTION"): "the Python distribution (pyproject), not the project",
 }
 """Constants whose value equals a contract value by design or chance, and what they name."""
 
