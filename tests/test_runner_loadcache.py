@@ -167,3 +167,17 @@ def test_a_warm_run_imports_neither_azure_ai_ml_nor_mlflow(home: Path) -> None:
     assert warm["status"] == "FINISHED"
     assert warm["heavy"] == []
     assert warm["metrics"] == cold["metrics"] == {"accuracy": pytest.approx(0.9)}
+
+
+def test_a_big_file_a_yaml_names_counts_by_size_and_time(tmp_path: Path) -> None:
+    """Data an input names is not read whole on every run; replacing it still changes the key."""
+    big = tmp_path / "big.bin"
+    big.write_bytes(b"\0" * (loadcache.MAX_HASHED + 1))
+    job = tmp_path / "job.yml"
+    job.write_text(
+        "type: command\ncommand: ls\ninputs:\n  data:\n    type: uri_file\n    path: big.bin\n"
+    )
+    first = loadcache.key(job, {})
+    assert first is not None and loadcache.key(job, {}) == first
+    big.write_bytes(b"\1" * (loadcache.MAX_HASHED + 2))
+    assert loadcache.key(job, {}) != first

@@ -32,6 +32,9 @@ FORMAT = 1
 MAX_FILES = 200
 """A YAML naming more local files than this is not cached (the key would cost what it saves)."""
 
+MAX_HASHED = 1 << 20
+"""Files the key reads whole; a bigger one (a data file an input names) counts by size and time."""
+
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
@@ -56,6 +59,10 @@ def key(path: Path, overrides: dict[str, Any]) -> str | None:
             seen.add(current)
             if len(seen) > MAX_FILES:
                 return None
+            stat = current.stat()
+            if stat.st_size > MAX_HASHED:  # data, not something the load reads: its stamp
+                digest.update(f"\0{current}\0{stat.st_size}\0{stat.st_mtime_ns}\0".encode())
+                continue
             data = current.read_bytes()
             digest.update(f"\0{current}\0{len(data)}\0".encode())
             digest.update(data)
