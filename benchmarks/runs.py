@@ -6,7 +6,9 @@ one benchmark (so `make demo` afterwards is a run "after the first run"); `azure
 to the benchmark's data folder itself. The one-time set-up (the MLflow store's tables, the job's
 environment) happens before the clock starts and is reported on its own rows. The runner's
 overhead is end to end minus the training script's own compute (the `search_seconds` /
-`fit_seconds` metric the script logs): everything that is not the job's work.
+`fit_seconds` metric the script logs): everything that is not the job's work. The runner's own
+time is end to end minus the wall time of the job's process, which the runner reports
+(`process_seconds` in the run's JSON): what the runner adds to what the script costs.
 """
 
 from __future__ import annotations
@@ -80,6 +82,11 @@ def run_job(job: str, env: dict[str, str]) -> tuple[float, dict[str, Any]]:
     if document.get("status") != "FINISHED":
         raise RuntimeError(f"`workshop run jobs/{job}` ended {document.get('status')}; see {LOG}")
     return seconds, document
+
+
+def runner_seconds(seconds: float, document: dict[str, Any]) -> float:
+    """End to end minus the job's own process(es): the runner's start-up, set-up and wrap-up."""
+    return round(seconds - float(document["process_seconds"]), 2)
 
 
 def saved_model_predictions(document: dict[str, Any], x_test: Any) -> Any:

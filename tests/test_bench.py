@@ -28,12 +28,16 @@ def test_writes_results_with_machine(synthetic_mnist: Path, tmp_path: Path, caps
     assert knn_run["seconds"] == pytest.approx(
         knn_run["compute_seconds"] + knn_run["overhead_seconds"], abs=0.02
     )
+    # The runner's own time: end to end less the job's process, which the run's JSON reports.
+    assert 0 < knn_run["runner_seconds"] < knn_run["seconds"]
+    assert knn_run["runner_seconds"] <= knn_run["overhead_seconds"] + 0.02
     build = runs["setup"]["environment_build_seconds"]  # the jobs' environment, built or found
     assert isinstance(build, float) and build > 0
     assert not out.with_suffix(".tmp").exists()
     printed = capsys.readouterr().out
     assert "original (2019)" in printed and "every prediction matches" in printed
     assert "workshop run train-knn.yml" in printed and "environment build" in printed
+    assert "of which the runner's own" in printed
 
 
 def test_missing_data_is_a_clear_error(tmp_path: Path, capsys):

@@ -96,3 +96,20 @@ def test_a_cloud_only_input_ends_with_one_message_naming_the_fix(path: str) -> N
     assert "lives in the cloud" in message and "does not exist" not in message
     assert "--set jobs.train.inputs.mnist.path=" in message
     assert "azureml:wasbs" not in message  # the SDK's prefix is not the user's URI
+
+
+def test_a_missing_data_cache_fails_before_the_environment_is_built(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """azureml:mnist:1 without `workshop data fetch`: said at once, not after a build (the
+    conflicting environment would fail with uv's message if it were built first)."""
+    from workshop.runner import RunOptions, run_job
+
+    monkeypatch.setenv("WORKSHOP_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("WORKSHOP_DATA_DIR", str(tmp_path / "no-data"))
+    overrides = {"inputs.data.path": "azureml:mnist:1", "environment": "azureml:conflict:1"}
+    with pytest.raises(WorkshopError) as info:
+        run_job(FIXTURES / "command.yml", RunOptions(overrides=overrides))
+    assert str(tmp_path / "no-data") in str(info.value) and "does not exist" in str(info.value)
+    assert "workshop data fetch" in (info.value.hint or "")
+    assert not (tmp_path / "home" / "runs").exists()

@@ -27,6 +27,12 @@ def env_cache() -> Path:
     return Path(found) if found else runs_dir() / "envs"
 
 
+def runner_cache() -> Path:
+    """What `workshop run` keeps between runs to start fast (loaded job YAMLs, code folders'
+    file lists), keyed by content: `cache/` under the workshop home, never the source tree."""
+    return runs_dir() / "cache"
+
+
 def download_cache() -> Path:
     """`https://` inputs, downloaded once: `downloads/` under the workshop home."""
     return runs_dir() / "downloads"

@@ -7,9 +7,10 @@ folders are absolute.
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from workshop.jobspec.kinds import detect_kind, refuse_non_job
 from workshop.jobspec.references import parse_asset
 from workshop.jobspec.yamlread import SpecReadError, read_mapping
 from workshop.paths import DEFAULT_DATA_CACHE, JOBS_DIR, data_cache, repo_relative
+from workshop.runner import loadcache
 from workshop_common.errors import first_line
 
 # Keys `--set` may add although the YAML leaves them out (they have service defaults).
@@ -33,11 +35,12 @@ OPTIONAL_KEYS = {
 
 @dataclass
 class LoadedJob:
-    """A job YAML after `--set`: the SDK entity and its dictionary form."""
+    """A job YAML after `--set`: what the runner uses of azure-ai-ml's load (see `loadcache`)."""
 
     path: Path
-    entity: Any
-    spec: dict[str, Any]
+    spec: dict[str, Any]  # the SDK entity's dictionary form: components inlined, code absolute
+    experiment_name: str | None = None
+    conda_paths: dict[str, Path] = field(default_factory=dict)  # inline conda files (see below)
 
     @property
     def kind(self) -> str:
@@ -50,7 +53,7 @@ class LoadedJob:
     @property
     def experiment(self) -> str:
         """The YAML's experiment_name; like the az CLI, the current folder's name without one."""
-        return str(getattr(self.entity, "experiment_name", None) or Path.cwd().name)
+        return self.experiment_name or Path.cwd().name
 
 
 def parse_sets(pairs: list[str]) -> dict[str, Any]:
@@ -70,12 +73,35 @@ def parse_sets(pairs: list[str]) -> dict[str, Any]:
 
 
 def load(path: Path, overrides: dict[str, Any]) -> LoadedJob:
-    """Load a job YAML with azure-ai-ml and apply `--set` overrides (each must name a real key)."""
+    """Load a job YAML as azure-ai-ml does, with `--set` overrides (each must name a real key).
+
+    A load of the same content is read from `loadcache` (no SDK import); anything else is the
+    SDK's own load, checked, then stored for the next run.
+    """
     if not path.is_file():
         raise WorkshopError(
             f"{path}: no such file", hint="pass a job YAML, e.g. jobs/train-knn.yml"
         )
     refuse_non_job(path, "`workshop run` runs command, sweep and pipeline jobs")
+    content_key = loadcache.key(path, overrides)
+    cached = loadcache.read(content_key) if content_key else None
+    if cached is not None:
+        return LoadedJob(
+            path.resolve(),
+            cached["spec"],
+            cached["experiment_name"],
+            {k: Path(v) for k, v in cached["conda_paths"].items()},
+        )
+    job = load_with_sdk(path, overrides)
+    if content_key:
+        loadcache.write(content_key, job.spec, job.experiment_name, job.conda_paths)
+    return job
+
+
+def load_with_sdk(path: Path, overrides: dict[str, Any]) -> LoadedJob:
+    """azure-ai-ml's `load_job`, `--set` keys checked, names checked: never cached."""
+    from workshop.runner.folders import check_names
+
     entity = _load_job(path, [])
     spec = entity._to_dict()
     written = read_mapping(path) if overrides else {}  # the keys as the user sees them
@@ -89,7 +115,40 @@ def load(path: Path, overrides: dict[str, Any]) -> LoadedJob:
             f"{path}: job type {spec.get('type')!r} cannot run locally",
             hint="workshop run handles command, sweep and pipeline jobs",
         )
-    return LoadedJob(path.resolve(), entity, spec)
+    name = getattr(entity, "experiment_name", None)
+    job = LoadedJob(path.resolve(), spec, str(name) if name else None, conda_paths(entity))
+    check_names(job)  # azure-ai-ml's naming rules; a cached load passed them when stored
+    return job
+
+
+def conda_paths(entity: Any) -> dict[str, Path]:
+    """Inline conda files are inlined in the job's dictionary form; the SDK keeps their paths.
+
+    Keyed by `environment_key` of the inlined content, so an environment value finds its file.
+    """
+    found: dict[str, Path] = {}
+    stack = [(entity, 0)]
+    while stack:
+        item, depth = stack.pop()
+        env = getattr(item, "environment", None)
+        path, content = getattr(env, "_conda_file_path", None), getattr(env, "conda_file", None)
+        if path and content:
+            found[environment_key(content)] = Path(path)
+        if depth >= 2:  # job -> step -> its component/trial; some SDK properties build anew
+            continue
+        for name in ("component", "trial"):
+            child = getattr(item, name, None)
+            if child is not None and not isinstance(child, str):
+                stack.append((child, depth + 1))
+        jobs = getattr(item, "jobs", None)
+        if isinstance(jobs, dict):
+            stack.extend((node, depth + 1) for node in jobs.values())
+    return found
+
+
+def environment_key(value: Any) -> str:
+    """An environment value as a dictionary key (inline environments are dicts)."""
+    return json.dumps(value, sort_keys=True, default=str)
 
 
 def _load_job(path: Path, params_override: list[dict[str, Any]]) -> Any:
@@ -227,6 +286,21 @@ def resolve_input(value: Any, base: Path, assets: Assets, where: str) -> str:
             )
         return resolve_path(str(path), base, assets, where, value.get("type"))
     return literal(value)
+
+
+def check_inputs(job: LoadedJob, assets: Assets) -> None:
+    """Bind every data input the YAML gives (not those a step reads from another step) now, so
+    a missing data cache or a cloud-only input fails before anything is built or started."""
+    spec = job.spec
+    given = [(f"inputs.{name}", value) for name, value in (spec.get("inputs") or {}).items()]
+    for step, node in (spec.get("jobs") or {}).items():
+        if isinstance(node, dict):
+            inputs = node.get("inputs") or {}
+            given += [(f"jobs.{step}.inputs.{name}", value) for name, value in inputs.items()]
+    for where, value in given:
+        path = value.get("path") if isinstance(value, dict) else None
+        if isinstance(path, str) and "${{" not in path:
+            resolve_path(path, job.folder, assets, f"{job.path.name}: {where}", value.get("type"))
 
 
 def literal(value: Any) -> str:

@@ -8,7 +8,6 @@ environment (`environment/`), its outputs, an MLflow run nested under the parent
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -138,7 +137,6 @@ def run_tasks(
                 timeout=task.timeout,
             )
         )
-    started: dict[int, float] = {}
 
     def on_start(i: int) -> dict[str, str]:
         task, launch = tasks[i], launches[i]
@@ -152,13 +150,14 @@ def run_tasks(
         for key, value in tasks[i].params.items():
             # A tag, not a param: the training script logs its own params, and MLflow refuses
             # a param logged twice with different spellings (3 and 3.0).
-            ctx.tracker.client.set_tag(run_id, f"sweep.{key}", value)
-        started[i] = time.monotonic()
+            ctx.tracker.set_tag(run_id, f"sweep.{key}", value)
         return ctx.tracker.child_env(run_id)
 
     def on_exit(i: int, outcome: Outcome) -> None:
         record = records[i]
         record.seconds = outcome.seconds
+        if outcome.how != "not_started":
+            record.spans.append((outcome.started, outcome.started + outcome.seconds))
         record.status = FINISHED if outcome.ok else KILLED if outcome.how == "killed" else FAILED
         if not outcome.ok:
             record.error = outcome.describe()

@@ -10,7 +10,6 @@ that environment (`venv.layer`), so a job's `pip install` never reaches the tool
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from dataclasses import dataclass
@@ -24,7 +23,7 @@ from workshop.jobspec.conda import CondaFile, CondaFileError, read_conda_file
 from workshop.jobspec.references import parse_asset
 from workshop.paths import JOBS_DIR, repo_relative
 from workshop.runner import venv
-from workshop.runner.binding import Assets, LoadedJob, spec_of_node
+from workshop.runner.binding import Assets, LoadedJob, environment_key, spec_of_node
 
 console = Console(stderr=True)
 SUBSTITUTE = "runs in a scratch environment over this tool's packages (readable, not writable)"
@@ -77,9 +76,7 @@ def describe(value: Any) -> str:
     return str(value)
 
 
-def key(value: Any) -> str:
-    """An environment value as a dictionary key (inline environments are dicts)."""
-    return json.dumps(value, sort_keys=True, default=str)
+key = environment_key
 
 
 def plan(value: Any, assets: Assets, conda_paths: dict[str, Path], where: str) -> Plan:
@@ -134,33 +131,11 @@ def values(job: LoadedJob) -> list[Any]:
     return [node.get("environment", spec.get("environment")) for node in nodes]
 
 
-def conda_paths(entity: Any) -> dict[str, Path]:
-    """Inline conda files are inlined in the job's dictionary form; the SDK keeps their paths."""
-    found: dict[str, Path] = {}
-    stack = [(entity, 0)]
-    while stack:
-        item, depth = stack.pop()
-        env = getattr(item, "environment", None)
-        path, content = getattr(env, "_conda_file_path", None), getattr(env, "conda_file", None)
-        if path and content:
-            found[key(content)] = Path(path)
-        if depth >= 2:  # job -> step -> its component/trial; some SDK properties build anew
-            continue
-        for name in ("component", "trial"):
-            child = getattr(item, name, None)
-            if child is not None and not isinstance(child, str):
-                stack.append((child, depth + 1))
-        jobs = getattr(item, "jobs", None)
-        if isinstance(jobs, dict):
-            stack.extend((node, depth + 1) for node in jobs.values())
-    return found
-
-
 class Environments:
     """The environments of one job: planned when loaded, realised before any task starts."""
 
     def __init__(self, job: LoadedJob, assets: Assets) -> None:
-        paths = conda_paths(job.entity)
+        paths = job.conda_paths
         self.plans: dict[str, Plan] = {}
         for value in values(job):
             if key(value) not in self.plans:

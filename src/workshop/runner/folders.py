@@ -10,18 +10,21 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-
-from azure.ai.ml._utils.utils import is_valid_node_name  # private; see the module docstring
-from azure.ai.ml.constants._component import IOConstants
+from typing import TYPE_CHECKING
 
 from workshop.errors import WorkshopError
-from workshop.runner.binding import LoadedJob, spec_of_node
 
-IO_NAME = re.compile(IOConstants.VALID_KEY_PATTERN)
+if TYPE_CHECKING:
+    from workshop.runner.binding import LoadedJob
 
 
 def check_names(job: LoadedJob) -> None:
-    """Every name the runner makes a folder of: inputs, outputs, steps and their components'."""
+    """Every name the runner makes a folder of: inputs, outputs, steps and their components'.
+
+    Checked when the SDK loads the YAML (`binding.load_with_sdk`); a cached load passed it.
+    """
+    from workshop.runner.binding import spec_of_node
+
     spec, where = job.spec, job.path.name
     check_io_names(spec.get("inputs"), "input", where)
     check_io_names(spec.get("outputs"), "output", where)
@@ -39,8 +42,11 @@ def check_names(job: LoadedJob) -> None:
 
 def check_io_names(names: object, section: str, where: str) -> None:
     """Input/output names are identifiers; anything else is the YAML's mistake, named."""
+    from azure.ai.ml.constants._component import IOConstants  # private; see the module docstring
+
+    io_name = re.compile(IOConstants.VALID_KEY_PATTERN)
     for name in names if isinstance(names, dict) else []:
-        if not IO_NAME.fullmatch(str(name)):
+        if not io_name.fullmatch(str(name)):
             raise WorkshopError(
                 f"{where}: {section} name {name!r} is not an identifier",
                 hint=f"name {section} with letters, digits and underscores (e.g. model), "
@@ -49,6 +55,8 @@ def check_io_names(names: object, section: str, where: str) -> None:
 
 
 def check_step_name(name: str, where: str) -> None:
+    from azure.ai.ml._utils.utils import is_valid_node_name  # private; see the module docstring
+
     if not is_valid_node_name(name):
         raise WorkshopError(
             f"{where}: step name {name!r} is not a lower-case identifier",

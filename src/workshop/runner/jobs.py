@@ -15,7 +15,6 @@ from workshop.paths import runs_dir
 from workshop.runner import binding
 from workshop.runner.command import RunContext, Task, run_command_job
 from workshop.runner.environment import Environments
-from workshop.runner.folders import check_names
 from workshop.runner.pipeline import run_pipeline
 from workshop.runner.records import KILLED, Interrupted, RunRecord
 from workshop.runner.sweep import run_sweep
@@ -41,9 +40,9 @@ def run_job(path: Path, options: RunOptions | None = None) -> RunRecord:
     experiment = job.experiment
     run_name = f"{job.path.stem}-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
     folder = runs_dir() / "runs" / run_name
-    check_names(job)
     environments = Environments(job, assets)
     _report_compute(job, environments, cores)
+    binding.check_inputs(job, assets)  # a missing data cache fails before an environment build
     started = time.monotonic()
     with stop_signals_interrupt():
         try:

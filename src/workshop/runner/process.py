@@ -47,6 +47,7 @@ class Outcome:
     how: str
     returncode: int | None = None
     seconds: float = 0.0
+    started: float = 0.0  # time.monotonic() when the process started
 
     @property
     def ok(self) -> bool:
@@ -130,7 +131,7 @@ def run_all(
 
     def finish(item: _Running, how: str) -> None:
         code = item.popen.returncode
-        outcome = Outcome(how, code, time.monotonic() - item.started)
+        outcome = Outcome(how, code, time.monotonic() - item.started, item.started)
         outcomes[item.index] = outcome
         item.pump.join(timeout=2)
         if on_exit:

@@ -37,6 +37,23 @@ class RunRecord:
     children: list[RunRecord] = field(default_factory=list)
     best: str | None = None  # sweeps: the name of the best trial
     experiment: str | None = None
+    spans: list[tuple[float, float]] = field(default_factory=list, repr=False)
+    """(start, end) monotonic seconds of this task's child process, if it ran one."""
+
+    @property
+    def process_seconds(self) -> float:
+        """Wall time during which any process of this run (or of its trials/steps) ran; the rest
+        of `seconds` is the runner's own time."""
+        spans = sorted(span for record in self.walk() for span in record.spans)
+        total, reach = 0.0, float("-inf")
+        for start, end in spans:
+            if end > reach:
+                total += end - max(start, reach)
+                reach = end
+        return total
+
+    def walk(self) -> list[RunRecord]:
+        return [self, *(r for child in self.children for r in child.walk())]
 
     @property
     def ok(self) -> bool:
@@ -54,6 +71,7 @@ class RunRecord:
             "mlflow_run_id": self.run_id,
             "folder": self.folder,
             "seconds": round(self.seconds, 3),
+            "process_seconds": round(self.process_seconds, 3),
             "metrics": self.metrics,
             "outputs": self.outputs,
         }

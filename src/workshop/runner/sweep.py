@@ -152,7 +152,7 @@ def run_sweep(
         record.outputs = dict(best.outputs)
         record.status = FINISHED
         ctx.tracker.log_metrics(record.run_id, record.metrics)
-        ctx.tracker.client.set_tag(record.run_id, "best_trial_run_id", best.run_id or "")
+        ctx.tracker.set_tag(record.run_id, "best_trial_run_id", best.run_id or "")
     else:
         record.status = FAILED
         record.error = f"no trial finished with the primary metric {metric!r}"
