@@ -24,7 +24,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Generic, TypeVar
 
 import numpy as np
 
@@ -163,35 +163,65 @@ def save_model(model: object, model_dir: Path) -> None:
         copy_into(saved, model_dir)
 
 
+def prepare_saving() -> None:
+    """The imports and set-up that logging and saving need and training does not, for a second
+    core while the first one trains (`in_background`): about 10 s of one core per process.
+
+    skops first: its import looks every scipy ufunc up in every loaded module (skops/io/_utils.py
+    `whichmodule`), about a second cheaper before MLflow's ~1,500 modules are loaded than after.
+    mlflow.pyfunc is what save_model imports first; a store query sets MLflow's store up (its ORM
+    and engine, once per process) so that `mlflow.start_run` later costs a few milliseconds.
+    """
+    import skops.io  # noqa: F401
+
+    # isort: split
+    import mlflow
+    import mlflow.pyfunc
+    import mlflow.sklearn
+
+    mlflow.MlflowClient().search_experiments(max_results=1)
+    from mnist_trainer import plots  # noqa: F401  (matplotlib)
+
+
 T = TypeVar("T")
 
 
-def in_background(work: Callable[[], T]) -> Callable[[], T]:
-    """Start `work` on a thread; the function returned waits for it and gives its result (or
-    raises its exception).
+class Background(Generic[T]):
+    """Work running on a thread of its own (`in_background`)."""
+
+    def __init__(self, work: Callable[[], T]) -> None:
+        self._outcome: dict[str, object] = {}
+        self._work = work
+        self._thread = threading.Thread(target=self._run, name="in_background", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._outcome["value"] = self._work()
+        except BaseException as exc:  # handed to the caller by __call__
+            self._outcome["error"] = exc
+
+    def done(self) -> bool:
+        """True once the work has ended (well or not)."""
+        return not self._thread.is_alive()
+
+    def __call__(self) -> T:
+        """Wait for the work; its result, or its exception raised here."""
+        self._thread.join()
+        if "error" in self._outcome:
+            raise self._outcome["error"]  # type: ignore[misc]
+        return self._outcome["value"]  # type: ignore[return-value]
+
+
+def in_background(work: Callable[[], T]) -> Background[T]:
+    """Start `work` on a thread; calling the object returned waits for it and gives its result
+    (or raises its exception), `.done()` tells whether it has ended.
 
     For what a script needs later but not yet (MLflow's import and store set-up, matplotlib, a plot
     that waits for no result) while the main thread computes in numpy/BLAS or scikit-learn's loss
     kernels, which release the GIL: on a second core it then costs no wall time.
     """
-    outcome: dict[str, object] = {}
-
-    def target() -> None:
-        try:
-            outcome["value"] = work()
-        except BaseException as exc:  # handed to the caller by wait()
-            outcome["error"] = exc
-
-    thread = threading.Thread(target=target, name="in_background", daemon=True)
-    thread.start()
-
-    def wait() -> T:
-        thread.join()
-        if "error" in outcome:
-            raise outcome["error"]  # type: ignore[misc]
-        return outcome["value"]  # type: ignore[return-value]
-
-    return wait
+    return Background(work)
 
 
 def printer(name: str) -> Callable[[str], None]:
