@@ -17,6 +17,8 @@ its final files in place (`copy_into`), the file that marks the folder complete 
 from __future__ import annotations
 
 import argparse
+import atexit
+import os
 import shutil
 import sys
 import tempfile
@@ -234,9 +236,19 @@ def printer(name: str) -> Callable[[str], None]:
 
 
 def main_guard(run: Callable[[], None]) -> None:
-    """Run a script's main; a UsageError becomes `error: ...` on stderr and exit status 2."""
+    """Run a script's main; a UsageError becomes `error: ...` on stderr and exit status 2.
+
+    After a successful run the process ends without the interpreter's teardown (freeing thousands
+    of modules' objects after MLflow, scikit-learn and skops: 3-4 s measured on this machine under
+    load, for nothing): the atexit handlers run, stdout and stderr are flushed, then os._exit(0).
+    By then the MLflow run has ended and every file the script wrote is closed.
+    """
     try:
         run()
     except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)
+    atexit._run_exitfuncs()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
