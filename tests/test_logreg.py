@@ -93,3 +93,31 @@ def test_in_background_gives_the_result_or_the_error():
 
     with pytest.raises(ValueError, match="store unreachable"):  # not lost on the thread
         in_background(fails)()
+
+
+GUARDED = """
+import atexit, sys
+from mnist_trainer.common import UsageError, main_guard
+atexit.register(print, "atexit handler ran")
+def run():
+    print("last line, unflushed", end="")
+    if sys.argv[1] == "usage":
+        raise UsageError("bad --data")
+main_guard(run)
+"""
+
+
+@pytest.mark.parametrize(("how", "status"), [("ok", 0), ("usage", 2)])
+def test_main_guard_ends_with_atexit_handlers_run_and_output_flushed(how: str, status: int):
+    """A successful run skips the interpreter's teardown (os._exit), but nothing else."""
+    import subprocess
+    import sys
+
+    src = Path(logreg.__file__).resolve().parent.parent
+    done = subprocess.run(
+        [sys.executable, "-c", GUARDED, how], capture_output=True, text=True, cwd=src
+    )
+    assert done.returncode == status, done.stderr
+    assert done.stdout.startswith("last line, unflushed")
+    assert "atexit handler ran" in done.stdout
+    assert ("error: bad --data" in done.stderr) == (how == "usage")

@@ -2,11 +2,30 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+_EMPTY_STORE: list[Path] = []  # the migrated empty store, made once per test process
+
+
+def _empty_store() -> Path:
+    """An empty sqlite store with MLflow's tables: its schema migrations take 10-20 s per new
+    store, so they run once per process and every test copies the result (a fraction of a second).
+    Removed when the process ends."""
+    if not _EMPTY_STORE:
+        import mlflow
+
+        folder = Path(tempfile.mkdtemp(prefix="mlflow-empty-store-"))
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+        mlflow.MlflowClient(f"sqlite:///{folder / 'mlflow.db'}").search_experiments()
+        _EMPTY_STORE.append(folder / "mlflow.db")
+    return _EMPTY_STORE[0]
 
 
 @contextmanager
@@ -18,6 +37,8 @@ def mlflow_store(path: Path) -> Iterator[str]:
     """
     import mlflow
 
+    path.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(_empty_store(), path / "mlflow.db")
     uri = f"sqlite:///{path / 'mlflow.db'}"
     previous = mlflow.get_tracking_uri()
     mlflow.set_tracking_uri(uri)

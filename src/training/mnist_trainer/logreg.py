@@ -87,11 +87,9 @@ def fit(model, x: np.ndarray, y: np.ndarray, threads: int = THREADS) -> bool:
 
 
 def _prepare_logging(data) -> object:
-    """What logging needs and the fit does not: MLflow's import and store, matplotlib, and the
+    """What logging and saving need and the fit does not (common.prepare_saving), and the
     sample-digits figure (it shows training images, so it waits for nothing)."""
-    import mlflow
-
-    mlflow.MlflowClient().search_experiments(max_results=1)  # the store, set up once per process
+    common.prepare_saving()
     from mnist_trainer import plots
 
     return plots.sample_digits(data.x_train, data.y_train)
