@@ -31,7 +31,8 @@ def test_leaving_the_phase_early_stops_the_background_job(
         assert pid is not None and alive(pid), log.read_text()
         raise KeyboardInterrupt  # as Ctrl-C during train-knn ends the phase
     assert pid is not None and not alive(pid), "the background job outlived the demo's phase"
-    record = demo._record_from_json(log.read_text(), FIXTURES / "sleep.yml", log)
+    document = log.with_name(log.name + ".json").read_text()
+    record = demo._record_from_json(document, FIXTURES / "sleep.yml", log)
     assert record.status == "KILLED"
 
 
@@ -49,7 +50,8 @@ def test_the_json_report_after_the_log_becomes_a_record(tmp_path: Path) -> None:
         "outputs": {"model": "/runs/x/outputs/model"},
         "params": {},
     }
-    output = "[logreg] fitted\n{not json}\n" + json.dumps(document, indent=2) + "\nwarning: late\n"
+    envelope = {"command": "run", "ok": True, "exit_code": 0, "error": None, "result": document}
+    output = json.dumps(envelope, indent=2) + "\n"
     record = demo._record_from_json(output, Path("jobs/train-logreg.yml"), tmp_path / "log")
     assert (record.status, record.metrics, record.outputs["model"]) == (
         "FINISHED",
@@ -58,3 +60,6 @@ def test_the_json_report_after_the_log_becomes_a_record(tmp_path: Path) -> None:
     )
     with pytest.raises(Exception, match="without its JSON report"):
         demo._record_from_json("Traceback ...\n", Path("jobs/train-logreg.yml"), tmp_path / "log")
+    failed = {**envelope, "ok": False, "result": None, "error": {"message": "no such file"}}
+    with pytest.raises(Exception, match="without its JSON report: no such file"):
+        demo._record_from_json(json.dumps(failed), Path("jobs/train-logreg.yml"), tmp_path / "log")

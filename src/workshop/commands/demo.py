@@ -155,20 +155,22 @@ def _check(record: Any, name: str) -> None:
 
 @contextlib.contextmanager
 def _job_process(job: Path, log: Path) -> Iterator[Callable[[], Any]]:
-    """`workshop run JOB --json` as a process of its own, output into `log`; yields a function
+    """`workshop run JOB --json` as a process of its own, its log into `log`; yields a function
     that waits for it and returns its RunRecord.
 
-    Leaving the block early (an error, Ctrl-C, SIGTERM: the runner turns stop signals into
-    KeyboardInterrupt) sends the process SIGTERM, which `workshop run` answers by stopping every
-    process it started and marking its run killed; then waits for it.
+    The process prints its one JSON document on stdout (kept beside the log, `log` + `.json`) and
+    everything else on stderr. Leaving the block early (an error, Ctrl-C, SIGTERM: the runner
+    turns stop signals into KeyboardInterrupt) sends the process SIGTERM, which `workshop run`
+    answers by stopping every process it started and marking its run killed; then waits for it.
     """
     from workshop.stopping import signals_held
 
-    with log.open("w") as out:
-        # Unbuffered, so the log can be followed while it runs; the JSON document comes last.
+    document = log.with_name(log.name + ".json")
+    with log.open("w") as out, document.open("w") as stdout:
+        # Unbuffered, so the log can be followed while it runs.
         popen = subprocess.Popen(
             [sys.executable, "-m", "workshop", "run", str(job), "--json"],
-            stdout=out,
+            stdout=stdout,
             stderr=out,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
@@ -178,7 +180,7 @@ def _job_process(job: Path, log: Path) -> Iterator[Callable[[], Any]]:
             nonlocal done
             popen.wait()
             done = True
-            return _record_from_json(log.read_text(errors="replace"), job, log)
+            return _record_from_json(document.read_text(errors="replace"), job, log)
 
         try:
             yield finished
@@ -194,18 +196,23 @@ def _job_process(job: Path, log: Path) -> Iterator[Callable[[], Any]]:
 
 
 def _record_from_json(output: str, job: Path, log: Path) -> Any:
-    """The RunRecord a command job's `--json` document describes (RunRecord.to_dict, reversed)."""
+    """The RunRecord a `workshop run --json` document describes (its `result` is
+    RunRecord.to_dict; `error` says why when there is no result)."""
     from workshop.errors import WorkshopError
     from workshop.runner.records import FAILED, RunRecord
 
-    start = output.rfind("\n{") + 1  # the document comes after the job's log and report
     try:
-        data, _ = json.JSONDecoder().raw_decode(output, start)
+        envelope = json.loads(output)
     except ValueError:
+        envelope = None
+    data = envelope.get("result") if isinstance(envelope, dict) else None
+    if not isinstance(data, dict) or "status" not in data:
+        error = (envelope or {}).get("error") if isinstance(envelope, dict) else None
+        reason = f": {error.get('message')}" if isinstance(error, dict) else ""
         raise WorkshopError(
-            f"`workshop run jobs/{job.name}` ended without its JSON report",
+            f"`workshop run jobs/{job.name}` ended without its JSON report{reason}",
             hint=f"read its log: {log}",
-        ) from None
+        )
     return RunRecord(
         name=data.get("name", job.stem),
         kind=data.get("type", "command"),
