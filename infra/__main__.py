@@ -24,7 +24,7 @@ if pulumi.runtime.is_dry_run():
     if missing:
         pulumi.log.warn(
             f"{cache} lacks {', '.join(missing)}: an up that creates or changes the MNIST upload "
-            "reads them, so run `workshop data fetch` first"
+            "fetches them first (`workshop data fetch`)"
         )
 environment = WorkshopEnvironment("workshop", settings, read_job_specs(JOBS_DIR))
 for key, value in environment.exports().items():

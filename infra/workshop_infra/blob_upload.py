@@ -4,8 +4,10 @@ The resource is declared from blob names and MD5s only (constants: the published
 evaluating the program (`pulumi preview`) reads no file and downloads nothing, and the state holds
 no local path. The files are read only when the upload runs (create, or update after an MD5
 changed), from the local data cache (workshop_common.paths.data_cache, resolved then, in the
-provider's process); a missing file or one with another MD5 fails that step with one message
-that says to run `workshop data fetch`.
+provider's process). A file missing or different there is fetched first by the tool's own
+`workshop data fetch` (a process, not an import: the program does not depend on the CLI package's
+modules), so `pulumi up` alone works on a fresh clone; if that fetch fails, the step fails with
+one message that names the folder, the fetch's reason and the fix.
 
 pulumi-azure-native's `storage.Blob` authenticates with the account key, which fails on a storage
 account with shared-key access off (pulumi/pulumi-azure-native#2015, #2948, both open). This
@@ -18,6 +20,9 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
+import subprocess
+import sys
 import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -32,6 +37,12 @@ PROPAGATION_WAIT_SECONDS = 600.0
 """How long a 403 is retried while a new role assignment propagates."""
 
 RETRY_EVERY_SECONDS = 15.0
+
+FETCH_COMMAND = ("-m", "workshop", "data", "fetch", "--no-progress", "--json", "--dest")
+"""`workshop data fetch` run by this Python (the program's .venv, which `pulumi install` fills with
+this project), into the data cache: mirrors, retries and the published MD5s are the tool's."""
+
+FETCH_TIMEOUT_SECONDS = 1800.0
 
 
 def _container_client(account_name: str, container_name: str) -> Any:
@@ -65,9 +76,25 @@ def missing_files(names: Iterable[str], folder: Path) -> list[str]:
 
 def _fetch_hint(folder: Path) -> str:
     return (
-        f"run `workshop data fetch` (it fills {folder}; {DATA_DIR_ENV} moves it) and run "
-        "`pulumi up` again"
+        f"run `workshop data fetch` (it fills {folder}; {DATA_DIR_ENV} moves it; --mirror DIR "
+        "takes a local copy) and run `pulumi up` again"
     )
+
+
+def _all_present(md5s: Mapping[str, str], folder: Path) -> bool:
+    """Every file there with its declared MD5 (then no fetch is needed)."""
+    return not missing_files(md5s, folder) and all(
+        _md5(folder / name) == md5 for name, md5 in md5s.items()
+    )
+
+
+def _reason(done: subprocess.CompletedProcess[str]) -> str:
+    """The fetch's own error message (its --json document), else its last line of output."""
+    with contextlib.suppress(ValueError, TypeError, AttributeError):
+        error = json.loads(done.stdout)["error"]
+        return str(error["message"]).splitlines()[0]
+    lines = (done.stderr or done.stdout or "").strip().splitlines()
+    return lines[-1] if lines else f"exit status {done.returncode}"
 
 
 def local_copies(md5s: Mapping[str, str], folder: Path) -> dict[str, Path]:
@@ -98,6 +125,7 @@ class BlobUploadProvider(ResourceProvider):
 
     wait_seconds: float = PROPAGATION_WAIT_SECONDS
     retry_every: float = RETRY_EVERY_SECONDS
+    fetch_command: tuple[str, ...] = FETCH_COMMAND
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         self._upload(props, set(props["files"]))
@@ -130,7 +158,10 @@ class BlobUploadProvider(ResourceProvider):
         if not names:
             return
         md5s = {name: props["files"][name]["md5"] for name in names}
-        paths = local_copies(md5s, data_cache())  # every file checked before the first is sent
+        folder = data_cache()
+        if not _all_present(md5s, folder):
+            self._fetch(folder)
+        paths = local_copies(md5s, folder)  # every file checked before the first is sent
         client = _container_client(props["account_name"], props["container_name"])
         for name in sorted(names):
             path = paths[name]
@@ -145,6 +176,23 @@ class BlobUploadProvider(ResourceProvider):
                     )
 
             self._while_propagating(put, f"upload {props['folder']}/{name}", props)
+
+    def _fetch(self, folder: Path) -> None:
+        """Fill `folder` with `workshop data fetch`; its failure is one error with its reason."""
+        command = [sys.executable, *self.fetch_command, str(folder)]
+        try:
+            done = subprocess.run(
+                command, capture_output=True, text=True, timeout=FETCH_TIMEOUT_SECONDS, check=False
+            )
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise RuntimeError(
+                f"{folder}: fetching MNIST for the upload failed ({exc}); " + _fetch_hint(folder)
+            ) from None
+        if done.returncode != 0:
+            raise RuntimeError(
+                f"{folder}: fetching MNIST for the upload failed: {_reason(done)}; "
+                + _fetch_hint(folder)
+            )
 
     def _delete_blobs(self, props: dict[str, Any], names: set[str]) -> None:
         from azure.core.exceptions import ResourceNotFoundError

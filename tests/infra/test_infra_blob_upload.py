@@ -57,6 +57,20 @@ def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return folder
 
 
+FETCH_FAILS = (
+    "-c",
+    "import json, sys; "
+    "print(json.dumps({'error': {'message': 'no mirror had a.gz'}})); sys.exit(5)",
+)
+FETCH_NOTHING = ("-c", "pass")
+
+
+@pytest.fixture(autouse=True)
+def no_real_fetch(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The provider's fetch (`workshop data fetch`, network) replaced by one that fails."""
+    monkeypatch.setattr(BlobUploadProvider, "fetch_command", FETCH_FAILS)
+
+
 def _props(cache: Path, contents: dict[str, bytes]) -> dict[str, Any]:
     """The resource's properties for these files, written into the data cache."""
     files = {}
@@ -151,16 +165,39 @@ def test_missing_files_fail_the_create_with_one_message_and_nothing_sent(
     with pytest.raises(RuntimeError) as caught:
         BlobUploadProvider().create(props)
     message = str(caught.value)
-    assert message.startswith(f"{cache}: a.gz, c.gz missing")
+    assert message.startswith(f"{cache}: fetching MNIST for the upload failed: no mirror had a.gz")
     assert "`workshop data fetch`" in message and "WORKSHOP_DATA_DIR" in message
     assert container.attempts == 0  # b.gz was there, but no partial upload
 
 
+def test_missing_files_are_fetched_before_the_upload(
+    cache: Path, container: FakeContainer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    props = _props(cache, {"a.gz": b"alpha", "b.gz": b"beta"})
+    (cache / "a.gz").unlink()
+    writes_a = "import pathlib, sys; (pathlib.Path(sys.argv[1]) / 'a.gz').write_bytes(b'alpha')"
+    monkeypatch.setattr(BlobUploadProvider, "fetch_command", ("-c", writes_a))
+    BlobUploadProvider().create(props)
+    assert sorted(container.blobs) == ["mnist/a.gz", "mnist/b.gz"]
+
+
+def test_a_fetch_that_leaves_files_missing_fails_with_the_missing_names(
+    cache: Path, container: FakeContainer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    props = _props(cache, {"a.gz": b"alpha", "b.gz": b"beta"})
+    (cache / "a.gz").unlink()
+    monkeypatch.setattr(BlobUploadProvider, "fetch_command", FETCH_NOTHING)
+    with pytest.raises(RuntimeError, match=r"a\.gz missing.*workshop data fetch"):
+        BlobUploadProvider().create(props)
+    assert container.attempts == 0
+
+
 def test_a_file_that_is_not_the_declared_one_is_refused(
-    cache: Path, container: FakeContainer
+    cache: Path, container: FakeContainer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     props = _props(cache, {"a.gz": b"alpha"})
     (cache / "a.gz").write_bytes(b"truncated")
+    monkeypatch.setattr(BlobUploadProvider, "fetch_command", FETCH_NOTHING)
     with pytest.raises(RuntimeError, match=r"a\.gz: MD5 \w+, expected \w+.*workshop data fetch"):
         BlobUploadProvider().create(props)
     assert container.attempts == 0
@@ -192,3 +229,21 @@ def test_pulumis_provider_host_can_load_the_serialized_provider() -> None:
     """The dynamic-provider host imports by reference from the venv, not from infra/__main__."""
     loaded = load_in_provider_host(BlobUploadProvider())
     assert loaded == ["workshop_infra.blob_upload.BlobUploadProvider"]
+
+
+def test_the_real_fetch_fills_the_cache_for_the_upload(
+    cache: Path, container: FakeContainer, monkeypatch: pytest.MonkeyPatch, real_mnist_dir: Path
+) -> None:
+    """The provider's own command line (`workshop data fetch ...`) against the tool itself, with
+    the real MNIST files as the only mirror: the published files land in the cache and are sent."""
+    from mnist_trainer.published import PUBLISHED
+
+    monkeypatch.setattr(BlobUploadProvider, "fetch_command", blob_upload.FETCH_COMMAND)
+    monkeypatch.setenv("WORKSHOP_MNIST_MIRROR", str(real_mnist_dir))
+    files = {f.name: {"md5": f.md5} for f in PUBLISHED}
+    props = {"account_name": "acct", "container_name": "w", "folder": "mnist", "files": files}
+    BlobUploadProvider().create(props)
+    assert sorted(container.blobs) == sorted(f"mnist/{name}" for name in files)
+    for name, spec in files.items():
+        data, md5 = container.blobs[f"mnist/{name}"]
+        assert hashlib.md5(data).hexdigest() == spec["md5"] == md5.hex()
