@@ -53,8 +53,11 @@ typecheck: setup ## pyright over src/, infra/, tests/ and benchmarks/
 validate: setup ## offline validation of every job YAML under jobs/
 	$(BIN)/workshop validate jobs/
 
+# Two workers (pytest-xdist): most of the time goes to child processes (jobs, servers, the
+# kernel build) that leave a core idle while the test waits; each worker keeps its own job
+# environments (tests/conftest.py), as one sequential session does.
 pytest: setup
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --dist loadgroup
 
 test: lint typecheck validate pytest ## everything CI runs: lint, types, tests
 

@@ -30,13 +30,55 @@ def real_mnist_dir() -> Path:
 def job_environments(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """Job environments (`workshop run` builds one per conda file) shared by the whole session,
     outside the checkout: building jobs/environment takes a while. WORKSHOP_ENV_DIR set before
-    the session keeps them across sessions; subprocesses inherit it."""
+    the session keeps them across sessions; subprocesses inherit it.
+
+    Under pytest-xdist (`make pytest`) the workers share one folder, and the project's
+    environment is built there once, before any test, by whichever worker comes first: tests
+    that give a job a deadline (tests/test_runner_interrupt.py) must not spend it on the build,
+    and a second build of the same environment would only cost CPU."""
     given = os.environ.get("WORKSHOP_ENV_DIR")
-    path = Path(given) if given else tmp_path_factory.mktemp("job-environments")
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if given:
+        path = Path(given)
+    elif worker:  # basetemp is <session folder>/<worker>: the session folder is shared
+        path = tmp_path_factory.getbasetemp().parent / "job-environments"
+        path.mkdir(exist_ok=True)
+    else:
+        path = tmp_path_factory.mktemp("job-environments")
     os.environ["WORKSHOP_ENV_DIR"] = str(path)
+    if worker:
+        _build_project_environment_once(path)
     yield path
     if given is None:
         os.environ.pop("WORKSHOP_ENV_DIR", None)
+
+
+def _build_project_environment_once(path: Path) -> None:
+    """Build jobs/environment (every job, sweep trial and the server use it) under a lock on
+    `path`: the first worker builds it, the others wait and find it built."""
+    import fcntl
+
+    from workshop.paths import JOBS_DIR
+    from workshop.runner.environment import prepare
+
+    with path.with_name(path.name + ".lock").open("w") as lock:  # beside it: tests list it
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        prepare(JOBS_DIR / "train-knn.yml")
+
+
+# Builds that tests watch happen on one worker: test_runner_isolation.py looks in the shared
+# environment folder for unfinished builds after its conflicting build, so none of its own
+# (azureml:small:1) may be under way on another worker then.
+_ONE_WORKER = {"test_runner_isolation.py": "runner-isolation"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not config.pluginmanager.hasplugin("xdist"):
+        return
+    for item in items:
+        group = _ONE_WORKER.get(item.path.name)
+        if group:
+            item.add_marker(pytest.mark.xdist_group(group))
 
 
 # Tests must leave the checkout as they found it: no MLflow store or run outputs in the tree

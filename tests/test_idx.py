@@ -22,6 +22,7 @@ from mnist_trainer.idx import (
     write_idx,
 )
 
+from tests.memory_cap import cap_above_current
 from tests.mnist_fixtures import make_mnist_dir
 
 
@@ -245,16 +246,16 @@ def test_real_files_load_quickly(real_mnist_dir: Path) -> None:
 # A small gzip that inflates to far more than its header promises, read in a process whose
 # address space is capped at 512 MB over what it uses after start-up. Reading it whole (2 GiB)
 # would fail with MemoryError; a streaming reader stops one megabyte past the promise.
-BOMB_UNDER_A_MEMORY_CAP = """
-import re, resource, sys
+BOMB_UNDER_A_MEMORY_CAP = (
+    """
+import sys
 from pathlib import Path
 from mnist_trainer.idx import IdxError, read_idx
 from workshop.mnist.check import check_mnist
 
-vm = int(re.search(r"VmSize:\\s+(\\d+) kB", open("/proc/self/status").read()).group(1)) * 1024
-cap = vm + 512 * 2**20
-resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
-try:
+"""
+    + cap_above_current(512 * 2**20)
+    + """try:
     read_idx(Path(sys.argv[1]) / "train-images-idx3-ubyte.gz", 2051)
 except IdxError as exc:
     print("read_idx:", exc)
@@ -263,6 +264,7 @@ try:
 except IdxError as exc:
     print("check_mnist:", exc)
 """
+)
 
 
 @pytest.mark.timeout(300)

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from flask import Request
 
+from tests.memory_cap import cap_above_current
 from workshop.paths import TRAINING_DIR
 
 SCORE_PY = TRAINING_DIR / "mnist_trainer" / "score.py"
@@ -210,8 +211,9 @@ def test_init_rejects_a_bad_body_limit(tiny_model, monkeypatch) -> None:
 # A 104 MB body, streamed, to run() in a process whose address space is capped at 128 MB over
 # what it uses after start-up: reading it whole would not fit, parsing it (about 10x the body,
 # 1.1 GB in the review) even less. Declared with Content-Length, and chunked (no length).
-HUGE_BODY_UNDER_A_MEMORY_CAP = """
-import importlib.util, io, json, re, resource, sys
+HUGE_BODY_UNDER_A_MEMORY_CAP = (
+    """
+import importlib.util, io, json, sys
 from flask import Request
 from werkzeug.test import EnvironBuilder
 
@@ -240,10 +242,9 @@ class Huge(io.RawIOBase):
         self.left -= n
         return n
 
-vm = int(re.search(r"VmSize:\\s+(\\d+) kB", open("/proc/self/status").read()).group(1)) * 1024
-cap = vm + 128 * 2**20
-resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
-
+"""
+    + cap_above_current(128 * 2**20)
+    + """
 for declared in (True, False):
     builder = EnvironBuilder(path="/score", method="POST", content_type="application/json")
     environ = builder.get_environ()
@@ -257,6 +258,7 @@ for declared in (True, False):
     response = score.run(Request(environ))
     print(response.status_code, json.loads(response.get_data(as_text=True))["message"])
 """
+)
 
 
 @pytest.mark.timeout(120)

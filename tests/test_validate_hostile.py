@@ -8,13 +8,13 @@ Each case runs the real command in a subprocess whose address space is capped wi
 from __future__ import annotations
 
 import itertools
-import resource
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from tests.memory_cap import run_capped
 from workshop.errors import ExitCode
 from workshop.jobspec.yamlread import MAX_NODES, SpecReadError, expanded_size, read_mapping
 
@@ -36,18 +36,7 @@ def bomb(levels: int = 9) -> str:
 
 
 def capped(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    def limit() -> None:
-        resource.setrlimit(resource.RLIMIT_AS, (CAP, CAP))
-
-    return subprocess.run(
-        [sys.executable, "-m", "workshop", *args],
-        preexec_fn=limit,
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        timeout=600,
-        check=False,
-    )
+    return run_capped([sys.executable, "-m", "workshop", *args], CAP, cwd=cwd, timeout=600)
 
 
 def test_the_bomb_is_small_and_would_expand() -> None:
