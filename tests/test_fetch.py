@@ -512,14 +512,11 @@ def test_unwritable_destination_is_a_clear_error(source: Path, tmp_path: Path) -
 
 @pytest.mark.slow
 def test_fetch_the_real_files(real_mnist_dir: Path, tmp_path: Path) -> None:
-    started = time.perf_counter()
     fetch_mnist(tmp_path / "mnist", [str(real_mnist_dir)], progress=False)
-    elapsed = time.perf_counter() - started
     check = check_mnist(tmp_path / "mnist")
     assert check.published
     assert check.train.images == (60000, 784) and check.test.images == (10000, 784)
     assert sum(check.train.label_counts) == 60000 and sum(check.test.label_counts) == 10000
-    assert elapsed < 10, f"copying and verifying 11 MB took {elapsed:.1f} s"
 
 
 def trickle(body: bytes, every: float) -> Response:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gzip
 import os
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -233,14 +232,11 @@ def test_load_mnist_checks_the_set_fits_together(
 
 
 @pytest.mark.slow
-def test_real_files_load_quickly(real_mnist_dir: Path) -> None:
-    started = time.perf_counter()
+def test_the_real_files_load(real_mnist_dir: Path) -> None:
+    # Correctness only: speed belongs to `make bench`, never to a timed assertion here.
     data = load_mnist(real_mnist_dir)
-    elapsed = time.perf_counter() - started
     assert data.x_train.shape == (60000, 784) and data.x_test.shape == (10000, 784)
     assert np.bincount(data.y_test, minlength=10).sum() == 10000
-    # "well under a second" on an idle machine (~0.2 s); generous here, the machine is shared.
-    assert elapsed < 2.0, f"load_mnist took {elapsed:.2f} s"
 
 
 # A small gzip that inflates to far more than its header promises, read in a process whose
