@@ -73,8 +73,9 @@ def render_table(results_file: Path = RESULTS) -> str:
             f"(fit alone) | {rl['seconds']:.1f} s (**{rl['ratio_to_2019_fit']:.2f}x**; "
             f"fit {rl['compute_seconds']:.1f} s + overhead {rl['overhead_seconds']:.1f} s"
             f"{runner(rl)}) |",
-            f"| one-time: MLflow store, environment build | | "
+            f"| one-time: MLflow store, first load of each job, environment build | | "
             f"{setup['mlflow_store_seconds']:.1f} s, "
+            + (f"{setup['first_load_seconds']:.1f} s, " if "first_load_seconds" in setup else "")
             + ("n/a (jobs run in the tool's virtualenv)" if env is None else f"{env:.1f} s")
             + " |",
         ]

@@ -40,10 +40,29 @@ def prepare_home(home: Path, env: dict[str, str]) -> dict[str, float | None]:
     """The one-time costs, timed: the MLflow store's tables, the jobs' environment."""
     started = time.perf_counter()
     _run([sys.executable, "-c", _CREATE_STORE, str(home), EXPERIMENT], env)
+    store_seconds = round(time.perf_counter() - started, 2)
+    started = time.perf_counter()
+    _run([sys.executable, "-c", _FIRST_LOOK, *(str(JOBS / job) for job in TIMED_JOBS)], env)
     return {
-        "mlflow_store_seconds": round(time.perf_counter() - started, 2),
+        "mlflow_store_seconds": store_seconds,
+        "first_load_seconds": round(time.perf_counter() - started, 2),
         "environment_build_seconds": environment_build(JOBS / "train-knn.yml", env),
     }
+
+
+TIMED_JOBS = ("train-knn.yml", "train-logreg.yml")
+
+# The runner reads a job YAML through azure-ai-ml once per content and lists a code folder's
+# upload once per change (workshop.runner.loadcache, .snapshot; both under the home): a trainee
+# pays that on the first `workshop run` of a job only, so it is timed here, on its own row.
+_FIRST_LOOK = (
+    "import sys; from pathlib import Path; from workshop.runner.binding import load; "
+    "from workshop.runner.snapshot import snapshot_files\n"
+    "for yml in sys.argv[1:]:\n"
+    "    job = load(Path(yml), {})\n"
+    "    code = (job.spec.get('component') or job.spec).get('code') or job.spec.get('code')\n"
+    "    snapshot_files(Path(code)) if code else None\n"
+)
 
 
 # A fresh store runs MLflow's schema migrations once (seconds); a trainee pays that on the first
