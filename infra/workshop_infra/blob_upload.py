@@ -19,7 +19,6 @@ on the container; a fresh grant can take minutes to propagate, so 403s are retri
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import subprocess
 import sys
@@ -29,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
+from mnist_trainer.published import md5_of
 from pulumi.dynamic import CreateResult, DiffResult, ResourceProvider, UpdateResult
 
 from workshop_common.paths import DATA_DIR_ENV, data_cache
@@ -61,14 +61,6 @@ def _is_forbidden(exc: Exception) -> bool:
     return getattr(exc, "status_code", None) == 403
 
 
-def _md5(path: Path) -> str:
-    digest = hashlib.md5(usedforsecurity=False)
-    with path.open("rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def missing_files(names: Iterable[str], folder: Path) -> list[str]:
     """The names with no file in `folder` (a look at the folder, nothing read)."""
     return [name for name in names if not (folder / name).is_file()]
@@ -84,7 +76,7 @@ def _fetch_hint(folder: Path) -> str:
 def _all_present(md5s: Mapping[str, str], folder: Path) -> bool:
     """Every file there with its declared MD5 (then no fetch is needed)."""
     return not missing_files(md5s, folder) and all(
-        _md5(folder / name) == md5 for name, md5 in md5s.items()
+        md5_of(folder / name) == md5 for name, md5 in md5s.items()
     )
 
 
@@ -108,7 +100,7 @@ def local_copies(md5s: Mapping[str, str], folder: Path) -> dict[str, Path]:
         )
     paths = {name: folder / name for name in md5s}
     for name in sorted(md5s):
-        found = _md5(paths[name])
+        found = md5_of(paths[name])
         if found != md5s[name]:
             raise RuntimeError(
                 f"{paths[name]}: MD5 {found}, expected {md5s[name]} (not the published file); "

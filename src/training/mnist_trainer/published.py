@@ -7,7 +7,9 @@ MD5s. Standard library only, so the Pulumi program can import it without the tra
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
+from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -35,3 +37,12 @@ PUBLISHED: tuple[MnistFile, ...] = (
 
 FILES: dict[str, str] = {f.key: f.name for f in PUBLISHED}
 """File name by role, as the training code looks the files up."""
+
+
+def md5_of(path: Path) -> str:
+    """MD5 of a file, read in chunks: how the tool and the upload check a file against its MD5."""
+    digest = hashlib.md5(usedforsecurity=False)
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()

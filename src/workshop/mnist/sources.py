@@ -6,7 +6,6 @@ replaces them, so a machine without internet can point at a local copy.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from urllib.parse import unquote, urlparse
 # must stay self-contained); the tool fetches and verifies against it.
 from mnist_trainer.published import PUBLISHED as PUBLISHED
 from mnist_trainer.published import MnistFile as MnistFile
+from mnist_trainer.published import md5_of
 
 from workshop.errors import WorkshopError
 
@@ -91,15 +91,6 @@ def resolve_mirrors(mirrors: Sequence[str] | None = None) -> list[Mirror]:
     if not resolved:
         raise WorkshopError(f"no MNIST mirror given (from {origin})", hint=LOCAL_COPY_HINT)
     return resolved
-
-
-def md5_of(path: Path) -> str:
-    """MD5 of a file, read in chunks (MNIST's published checksums are MD5)."""
-    digest = hashlib.md5(usedforsecurity=False)
-    with path.open("rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def matches(path: Path, file: MnistFile) -> bool:

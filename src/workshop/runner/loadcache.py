@@ -14,11 +14,8 @@ to that YAML (or absolute) counts, with an optional `file:` prefix, as the SDK a
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
-import os
-import tempfile
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -26,6 +23,7 @@ from typing import Any
 import yaml
 
 from workshop.paths import runner_cache
+from workshop.runner.cachefile import write_atomically
 
 FORMAT = 1
 """Bump when what is stored changes shape."""
@@ -142,16 +140,4 @@ def write(content_key: str, spec: dict[str, Any], experiment_name: str | None, c
         return  # something JSON cannot hold exactly: load with the SDK every time
     if json.loads(text) != data:
         return  # e.g. a tuple would come back as a list: not the same load
-    target = entry_path(content_key)
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, temp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=".json")
-    except OSError:
-        return
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(text)
-        os.replace(temp, target)
-    except OSError:
-        with contextlib.suppress(OSError):
-            os.unlink(temp)
+    write_atomically(entry_path(content_key), text)

@@ -14,16 +14,15 @@ its own, and either makes the kept list stale (then the SDK decides again).
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
 import shutil
-import tempfile
 from pathlib import Path
 
 from workshop.errors import WorkshopError
 from workshop.paths import runner_cache
+from workshop.runner.cachefile import write_atomically
 from workshop.runner.folders import inside
 
 IGNORE_FILES = (".amlignore", ".gitignore")
@@ -94,19 +93,7 @@ def _read(entry: Path, folder: Path) -> list[str] | None:
 
 
 def _write(entry: Path, data: dict[str, object]) -> None:
-    """Atomically (a temporary file renamed into place); best effort."""
-    try:
-        entry.parent.mkdir(parents=True, exist_ok=True)
-        fd, temp = tempfile.mkstemp(dir=entry.parent, prefix=".tmp-", suffix=".json")
-    except OSError:
-        return
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            json.dump(data, out)
-        os.replace(temp, entry)
-    except OSError:
-        with contextlib.suppress(OSError):
-            os.unlink(temp)
+    write_atomically(entry, json.dumps(data))
 
 
 def _digest(text: str) -> str:
