@@ -44,16 +44,15 @@ def run(
     A job that fails exits JOB_FAILED, an interrupted one INTERRUPTED (exit codes:
     `workshop --help`).
     """
-    import json
 
     from workshop.runner import RunOptions, run_job
     from workshop.runner.binding import parse_sets
     from workshop.runner.records import KILLED
-    from workshop.runner.report import json_document, print_report
+    from workshop.runner.report import json_result, print_report
 
     record = run_job(job, RunOptions(overrides=parse_sets(set_ or [])))
     print_report(record, Console())
-    json_report.record(**json.loads(json_document(record)))
+    json_report.record(**json_result(record))
     if record.status == KILLED:
         raise WorkshopError(
             f"{record.kind} job {record.name} was interrupted; its runs are marked KILLED",

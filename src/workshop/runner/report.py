@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from rich.console import Console
@@ -53,8 +52,9 @@ def print_report(record: RunRecord, console: Console) -> None:
     console.print(f"see every run: {ui_command()}", highlight=False, soft_wrap=True)
 
 
-def json_document(record: RunRecord) -> str:
+def json_result(record: RunRecord) -> dict[str, Any]:
+    """What `workshop run --json` reports as its result: the record, its experiment, the UI."""
     data: dict[str, Any] = {"job_type": record.kind, "experiment": record.experiment}
     data.update(record.to_dict())
     data["mlflow_ui"] = ui_command()
-    return json.dumps(data, indent=2)
+    return data
