@@ -78,9 +78,29 @@ def test_defaults_converge_and_reach_0925_on_real_mnist(real_mnist_dir: Path):
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)
         assert logreg.fit(model, scaled(data.x_train), data.y_train)
-    assert model.n_iter_.max() < logreg.DEFAULTS["max_iter"]
+    assert logreg.iterations(model) < logreg.DEFAULTS["max_iter"]
     accuracy = float(np.mean(model.predict(scaled(data.x_test)) == data.y_test))
     assert accuracy >= 0.925
+
+
+def test_centring_changes_the_conditioning_not_the_model():
+    """The Pipeline's optimum is plain LogisticRegression's: same probabilities, same weights,
+    the intercept moved by -w.mean (lbfgs leaves the intercept unpenalised). Standardising
+    instead of centring, or a penalised intercept, would fail this."""
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 3, 400)
+    x = rng.random((400, 12)) + 0.5 * y[:, None] * (np.arange(12) % 3 == 0) + np.arange(12)
+    tight = {"c": 0.5, "tol": 1e-10, "max_iter": 10_000}
+    centred = logreg.build_model(**tight).fit(x, y)
+    plain = LogisticRegression(C=0.5, tol=1e-10, max_iter=10_000).fit(x, y)
+
+    fitted = centred.named_steps["logreg"]
+    np.testing.assert_allclose(fitted.coef_, plain.coef_, atol=1e-5)
+    mean = centred.named_steps["centre"].mean_
+    np.testing.assert_allclose(fitted.intercept_ - fitted.coef_ @ mean, plain.intercept_, atol=1e-4)
+    np.testing.assert_allclose(centred.predict_proba(x), plain.predict_proba(x), atol=1e-5)
 
 
 def test_in_background_gives_the_result_or_the_error():

@@ -186,7 +186,7 @@ def prepare_saving() -> None:
 
 
 T = TypeVar("T")
-_SWITCH_INTERVAL = 0.0005  # seconds: see Background._run
+_SWITCH_INTERVAL = 0.0001  # seconds: see Background._run
 
 
 class Background(Generic[T]):
@@ -202,7 +202,9 @@ class Background(Generic[T]):
         # While this thread runs Python (imports), the main thread waits for the GIL after every
         # numpy/BLAS call that released it, up to the switch interval (5 ms) each time: a search
         # on 2,048 test images took 6.5 s beside a busy Python thread, 4.5 s with 0.5 ms, 3.4 s
-        # alone (measured here). So the interval is short while the work runs.
+        # alone (measured here); the logistic regression's 94-iteration fit took 11.8 s alone,
+        # 12.9-16.0 s beside the set-up with 0.5 ms, 12.1-13.3 s with 0.1 ms (a busy process on
+        # the other core, no GIL shared, costs 13.2 s). So the interval is short while it runs.
         previous = sys.getswitchinterval()
         sys.setswitchinterval(_SWITCH_INTERVAL)
         try:
