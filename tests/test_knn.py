@@ -118,11 +118,14 @@ def test_pixel_step_gives_back_every_pixel_exactly():
 
 
 def test_script_pca50_single_k(synthetic_mnist: Path, tmp_path: Path):
+    import mlflow
 
     model_dir = tmp_path / "model"
     argv = ["--data", str(synthetic_mnist), "--model-dir", str(model_dir), "--k", "3"]
     with mlflow_store(tmp_path):
         run = run_and_fetch(knn.main, [*argv, "--representation", "pca50"])
+        artifacts = {a.path for a in mlflow.MlflowClient().list_artifacts(run.info.run_id)}
+    assert artifacts == {"confusion_matrix.png"}  # one k: no accuracy-by-k curve
     assert run.data.params["representation"] == "pca50"
     assert run.data.metrics["best_k"] == 3
     model = load_model(model_dir)

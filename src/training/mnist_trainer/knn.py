@@ -10,12 +10,12 @@ scored from that one list (mnist_trainer.neighbours); the predictions equal scik
 pixels onto 50 principal components fitted on the training images.
 
 Logs `accuracy_k` once per k (step = k, so MLflow charts accuracy against k), `best_k`,
-`accuracy` (at best_k; ties to the smaller k), a k-versus-accuracy PNG and a confusion matrix at
-best_k. Writes the fitted best model (pixels scaled to 0-1 in, see mnist_trainer.common; any PCA
-included) into --model-dir with mlflow.sklearn.save_model. The raw model keeps the training pixels
-as uint8 (47 MB, not 188 MB as float32) behind a step that turns 0-1 input back into 0-255
-exactly, so it predicts what the float model predicted (tests/test_knn.py, `make bench`). The plots
-are drawn after the search, when every figure they need is known.
+`accuracy` (at best_k; ties to the smaller k), a k-versus-accuracy PNG (for more than one k) and
+a confusion matrix at best_k. Writes the fitted best model (pixels scaled to 0-1 in, see
+mnist_trainer.common; any PCA included) into --model-dir with mlflow.sklearn.save_model. The raw
+model keeps the training pixels as uint8 (47 MB, not 188 MB as float32) behind a step that turns
+0-1 input back into 0-255 exactly, so it predicts what the float model predicted (tests/test_knn.py,
+`make bench`). The plots are drawn after the search, when every figure they need is known.
 """
 
 from __future__ import annotations
@@ -182,7 +182,8 @@ def main(argv: list[str] | None = None) -> None:
                 "exact_fallback_rows": stats.full_rows,
             }
         )
-        mlflow.log_figure(plots.accuracy_by_k(accuracy, best_k), "accuracy_by_k.png")
+        if len(args.ks) > 1:  # a sweep trial's one k is no curve; the sweep compares trials
+            mlflow.log_figure(plots.accuracy_by_k(accuracy, best_k), "accuracy_by_k.png")
         mlflow.log_figure(
             plots.confusion_matrix(
                 data.y_test,
