@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from benchmarks.sections import Section
@@ -21,21 +22,28 @@ BUDGET_SECONDS = 60  # issue 11: full MNIST on 2 cores in a minute, after the fi
 
 def demo_phases(env: dict[str, str], home: Path) -> Section:
     """Run the demo once in `home` (already warm: data, store) and report each phase's seconds."""
+    started = time.monotonic()
     with LOG.open("w") as log:
         done = subprocess.run(
             [sys.executable, "-m", "workshop", "demo"], env=env, stdout=log, stderr=log
         )
+    process_seconds = round(time.monotonic() - started, 2)
     timings_file = home / "demo-timings.json"
     if done.returncode != 0 or not timings_file.is_file():
         raise RuntimeError(f"`workshop demo` failed (exit {done.returncode}); see {LOG}")
-    return demo_section(json.loads(timings_file.read_text()))
+    return demo_section(
+        {**json.loads(timings_file.read_text()), "process_seconds": process_seconds}
+    )
 
 
 def demo_section(figures: dict) -> Section:
-    """Rows for the table from the demo's own record (timings, accuracies, best job)."""
+    """Rows for the table from the demo's own record (timings, accuracies, best job) and the
+    whole command's time (`process_seconds`: the tool's start and the summary included), which
+    is what the budget is judged on."""
     timings: dict[str, float] = figures["timings"]
     rows = [(f"  {phase}", "", f"{seconds:.0f} s") for phase, seconds in timings.items()]
-    total = timings.get("total", sum(timings.values()))
+    total = figures.get("process_seconds", timings.get("total", sum(timings.values())))
+    rows.append(("  the whole command, start to exit", "", f"{total:.0f} s"))
     within = "yes" if total <= BUDGET_SECONDS else "NO"
     rows.append((f"within {BUDGET_SECONDS} s", "", within))
     for job, accuracy in figures.get("accuracy", {}).items():

@@ -84,11 +84,15 @@ def render_table(results_file: Path = RESULTS) -> str:
         phases = ", ".join(
             f"{name} {sec:.0f} s" for name, sec in demo["timings"].items() if name != "total"
         )
+        whole = demo.get("process_seconds", demo["timings"]["total"])
         rows.append(
-            f"| `make demo`, full MNIST: total | | {demo['timings']['total']:.0f} s "
+            f"| `make demo`, full MNIST: the whole command | | {whole:.0f} s "
             f"(budget {demo['budget_seconds']} s: {_yes(demo['within_budget'])}) |"
         )
-        rows.append(f"| `make demo`: phases | | {phases} |")
+        rows.append(
+            f"| `make demo`: phases | | {phases}; total {demo['timings']['total']:.0f} s "
+            "(the rest: the tool's start and the summary) |"
+        )
     return "\n".join(rows)
 
 

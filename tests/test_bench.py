@@ -60,3 +60,7 @@ def test_demo_section_reports_every_phase_against_the_budget():
     assert section.figures["within_budget"] is False
     figures["timings"]["total"] = 59.0
     assert demo_section(figures).figures["within_budget"] is True
+    # Judged on the whole command when it was timed: the tool's start and summary count too.
+    timed = demo_section({**figures, "process_seconds": 61.2})
+    assert timed.figures["within_budget"] is False
+    assert {w.strip(): o for w, _, o in timed.rows}["the whole command, start to exit"] == "61 s"

@@ -8,6 +8,7 @@ collided), and a job without `code:` or with an image environment did not run at
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
 import zipfile
 from pathlib import Path
@@ -112,6 +113,14 @@ def test_two_trials_writing_the_same_relative_path_both_succeed(home: Path) -> N
     values = sorted((Path(t.outputs["out"]) / "x").read_text() for t in record.children)
     assert values == ["1\n", "2\n"]
     assert not (FIXTURES / "code" / "model").exists()
+    # Two at a time: each its half of the machine's cores for BLAS/OpenMP (on one core, BLAS's
+    # own default of one thread, so nothing is set), unless the caller's shell says otherwise.
+    cores = os.cpu_count() or 1
+    expected = "unset" if cores < 2 else str(cores // 2)
+    if "OMP_NUM_THREADS" in os.environ:
+        expected = os.environ["OMP_NUM_THREADS"]
+    threads = {(Path(t.outputs["out"]) / "threads").read_text().strip() for t in record.children}
+    assert threads == {expected}
 
 
 @pytest.mark.timeout(300)

@@ -20,6 +20,7 @@ from workshop.runner.tracking import (
     PARENT_TAG,
     STORE_MARKER,
     Tracker,
+    artifact_uri,
     store_uri,
 )
 
@@ -178,6 +179,22 @@ def test_any_other_store_state_is_left_to_mlflow(tmp_path: Path) -> None:
     with sqlite3.connect(home / "mlflow.db") as db:
         db.execute("UPDATE alembic_version SET version_num = 'elsewhere'")
     assert not Tracker(EXPERIMENT, home).fast
+
+
+def test_artifact_uri_reads_what_mlflow_reads(home: Path, client: MlflowClient) -> None:
+    tracker = Tracker(EXPERIMENT, home)
+    run_id = tracker.start("where")
+    expected = client.get_run(run_id).info.artifact_uri
+    assert artifact_uri(run_id, home) == expected  # sqlite3, the store being current
+    marker = home / STORE_MARKER
+    recorded = marker.read_text()
+    marker.write_text("{garbage")  # not current: MLflow reads it
+    try:
+        assert artifact_uri(run_id, home) == expected
+        assert artifact_uri("0" * 32, home) == ""
+    finally:
+        marker.write_text(recorded)
+    assert artifact_uri("0" * 32, home) == ""
 
 
 def test_a_sqlite_error_mid_run_hands_over_to_mlflow(home: Path, client: MlflowClient) -> None:

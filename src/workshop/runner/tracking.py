@@ -203,6 +203,27 @@ class Tracker:
             self.client.set_terminated(run_id, status=status)
 
 
+def artifact_uri(run_id: str, home: Path | None = None) -> str:
+    """Where a run's artifacts are: read with sqlite3 while the store is current (see the module
+    docstring), else with MlflowClient; "" for a run the store does not know."""
+    home = (home or runs_dir()).resolve()
+    db = _open_if_current(home)
+    if db is not None:
+        try:
+            return _artifact_uri(db, run_id)
+        except sqlite3.Error:
+            pass
+        finally:
+            db.close()
+    from mlflow.exceptions import MlflowException
+    from mlflow.tracking import MlflowClient
+
+    try:
+        return MlflowClient(tracking_uri=store_uri(home)).get_run(run_id).info.artifact_uri or ""
+    except MlflowException:
+        return ""
+
+
 # The store's state -------------------------------------------------------------------------
 
 
