@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -45,9 +46,10 @@ def _walk(record: RunRecord) -> list[RunRecord]:
 
 def print_report(record: RunRecord, console: Console) -> None:
     console.print(table(record))
-    if record.outputs:
-        for name, path in record.outputs.items():
-            console.print(f"output {name}: {path}", highlight=False, soft_wrap=True)
+    for name, path in record.outputs.items():
+        empty = Path(path).is_dir() and not any(Path(path).iterdir())
+        note = " (empty: the job wrote nothing there)" if empty else ""
+        console.print(f"output {name}: {path}{note}", highlight=False, soft_wrap=True)
     console.print(f"run folder: {record.folder}", highlight=False, soft_wrap=True)
     console.print(f"see every run: {ui_command()}", highlight=False, soft_wrap=True)
 
