@@ -115,11 +115,29 @@ def test_in_background_gives_the_result_or_the_error():
         in_background(fails)()
 
 
+def test_prepare_saving_freezes_the_loaded_modules_and_collects_again(tmp_path: Path):
+    """After main_guard's pause (gc off while modules load), set-up turns collection back on."""
+    import gc
+
+    from mnist_trainer.common import prepare_saving
+
+    with mlflow_store(tmp_path):
+        gc.disable()
+        try:
+            prepare_saving()
+            assert gc.isenabled()
+            assert gc.get_freeze_count() > 100_000  # MLflow's, skops's, matplotlib's objects
+        finally:
+            gc.unfreeze()
+            gc.enable()
+
+
 GUARDED = """
-import atexit, sys
+import atexit, gc, sys
 from mnist_trainer.common import UsageError, main_guard
 atexit.register(print, "atexit handler ran")
 def run():
+    sys.stderr.write(f"collection on while loading: {gc.isenabled()}\\n")
     print("last line, unflushed", end="")
     if sys.argv[1] == "usage":
         raise UsageError("bad --data")
@@ -140,4 +158,5 @@ def test_main_guard_ends_with_atexit_handlers_run_and_output_flushed(how: str, s
     assert done.returncode == status, done.stderr
     assert done.stdout.startswith("last line, unflushed")
     assert "atexit handler ran" in done.stdout
+    assert "collection on while loading: False" in done.stderr
     assert ("error: bad --data" in done.stderr) == (how == "usage")
