@@ -24,6 +24,7 @@ path, not as part of the mnist_trainer package.
 
 from __future__ import annotations
 
+import gc
 import json
 import math
 import os
@@ -93,17 +94,25 @@ def find_mlmodel(model_dir: Path) -> Path:
 def init() -> None:
     """Load the MLflow sklearn model found under AZUREML_MODEL_DIR."""
     global model
-    # skops (the saved model's format) before MLflow: its import looks every scipy ufunc up in
-    # every loaded module, 0.7 s dearer after MLflow's ~1,500 modules (measured here).
-    import skops.io  # noqa: F401
-    from mlflow import sklearn as mlflow_sklearn
-
     model_dir = os.environ.get("AZUREML_MODEL_DIR")
     if not model_dir:
         raise RuntimeError("AZUREML_MODEL_DIR is not set: it must name the model folder")
     max_batch()  # a bad limit fails at start-up, not on the first request
     max_body_bytes()
-    model = mlflow_sklearn.load_model(str(find_mlmodel(Path(model_dir))))
+    # No cyclic collection while MLflow, scikit-learn and the model load (objects that live as
+    # long as the worker: collections over them find nothing); frozen afterwards, as in
+    # mnist_trainer.common.main_guard.
+    gc.disable()
+    try:
+        # skops (the saved model's format) before MLflow: its import looks every scipy ufunc up
+        # in every loaded module, 0.7 s dearer after MLflow's ~1,500 modules (measured here).
+        import skops.io  # noqa: F401
+        from mlflow import sklearn as mlflow_sklearn
+
+        model = mlflow_sklearn.load_model(str(find_mlmodel(Path(model_dir))))
+    finally:
+        gc.freeze()
+        gc.enable()
 
 
 def _reject_constant(name: str) -> float:
