@@ -124,6 +124,17 @@ def test_two_trials_writing_the_same_relative_path_both_succeed(home: Path) -> N
 
 
 @pytest.mark.timeout(300)
+def test_a_job_that_sets_its_own_thread_count_gets_none_of_the_runners(home: Path) -> None:
+    """OpenBLAS reads OPENBLAS_NUM_THREADS before OMP_NUM_THREADS: adding ours would override."""
+    record = run_job(FIXTURES / "own-threads.yml")
+    assert [trial.status for trial in record.children] == ["FINISHED", "FINISHED"]
+    for trial in record.children:
+        out = Path(trial.outputs["out"])
+        assert (out / "openblas").read_text().strip() == "3"
+        assert (out / "omp").read_text().strip() == os.environ.get("OMP_NUM_THREADS", "unset")
+
+
+@pytest.mark.timeout(300)
 def test_an_environment_whose_pins_conflict_fails_before_the_job(home: Path) -> None:
     with pytest.raises(WorkshopError) as info:
         run_job(

@@ -62,13 +62,15 @@ def thread_share(cores: int, concurrency: int) -> dict[str, str]:
     On Azure each trial or step has its node's cores to itself; here they share this machine, and
     a BLAS that starts a thread per core in every process spins its threads against the others'
     (measured: a PCA-50 trial beside another and a fit took 20 CPU-seconds instead of 12). Empty
-    when the share is the whole machine (BLAS's own default) and for any variable the caller's
-    shell sets; the job's `environment_variables` still override it.
+    when the share is the whole machine (BLAS's own default) or when the caller's shell sets any
+    of these variables (its choice stands whole: OpenBLAS reads OPENBLAS_NUM_THREADS before
+    OMP_NUM_THREADS, so setting the others would override it); `run_tasks` drops it likewise for
+    a job whose `environment_variables` set any of them.
     """
     share = max(1, cores // max(1, concurrency))
-    if share >= (os.cpu_count() or 1):
+    if share >= (os.cpu_count() or 1) or any(name in os.environ for name in THREAD_VARIABLES):
         return {}
-    return {name: str(share) for name in THREAD_VARIABLES if name not in os.environ}
+    return {name: str(share) for name in THREAD_VARIABLES}
 
 
 def component_task(
@@ -164,7 +166,8 @@ def run_tasks(
         task, launch = tasks[i], launches[i]
         copy_code(task.code, launch.cwd)
         layer = ctx.environments[task.environment].layer(launch.cwd.parent / "environment")
-        launch.env = child_environment({**share, **layer, **task.env})
+        own = any(name in task.env for name in THREAD_VARIABLES)  # the job's choice stands
+        launch.env = child_environment({**({} if own else share), **layer, **task.env})
         for path in records[i].outputs.values():
             Path(path).mkdir(parents=True, exist_ok=True)
         run_id = ctx.tracker.start(tasks[i].name, parent, {"workshop.kind": tasks[i].kind})
