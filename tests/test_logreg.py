@@ -122,6 +122,7 @@ def test_prepare_saving_freezes_the_loaded_modules_and_collects_again(tmp_path: 
     from mnist_trainer.common import prepare_saving
 
     with mlflow_store(tmp_path):
+        gc.unfreeze()  # whatever an earlier test in this process froze
         gc.disable()
         try:
             prepare_saving()

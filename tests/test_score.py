@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import importlib.util
 import json
 import os
@@ -43,6 +44,13 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory):
     target = str(root / "mnist-classifier" / "1")
     mlflow_sklearn.save_model(fitted, target, pip_requirements=["scikit-learn"])
     return root, fitted
+
+
+@pytest.fixture(autouse=True)
+def _nothing_left_frozen():
+    """init() freezes what is loaded (right for a server worker); this process goes on."""
+    yield
+    gc.unfreeze()
 
 
 @pytest.fixture(scope="module")
@@ -155,6 +163,20 @@ def test_default_limit_is_1000(score) -> None:
     response = post(score, json.dumps({"data": [GOOD_ROW] * 1001}))
     assert response.status_code == 400
     assert "the limit is 1000" in response.get_data(as_text=True)
+
+
+def test_init_freezes_the_load_and_leaves_collection_as_it_found_it(tiny_model, monkeypatch):
+    monkeypatch.setenv("AZUREML_MODEL_DIR", str(tiny_model[0]))
+    module = load_score_module()
+    for collecting in (True, False):
+        gc.unfreeze()
+        (gc.enable if collecting else gc.disable)()
+        try:
+            module.init()
+            assert gc.isenabled() is collecting
+            assert gc.get_freeze_count() > 0
+        finally:
+            gc.enable()
 
 
 def test_init_without_a_model_says_where_it_looked(tmp_path: Path, monkeypatch) -> None:

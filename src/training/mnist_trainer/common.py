@@ -208,8 +208,9 @@ class Background(Generic[T]):
         # numpy/BLAS call that released it, up to the switch interval (5 ms) each time: a search
         # on 2,048 test images took 6.5 s beside a busy Python thread, 4.5 s with 0.5 ms, 3.4 s
         # alone (measured here); the logistic regression's 94-iteration fit took 11.8 s alone,
-        # 12.9-16.0 s beside the set-up with 0.5 ms, 12.1-13.3 s with 0.1 ms (a busy process on
-        # the other core, no GIL shared, costs 13.2 s). So the interval is short while it runs.
+        # 12.9-16.0 s beside the set-up with 0.5 ms, 12.1-13.3 s with 0.1 ms (a script running
+        # only the fit beside the set-up; a busy process on the other core, no GIL shared, costs
+        # 13.2 s). So the interval is short while it runs.
         previous = sys.getswitchinterval()
         sys.setswitchinterval(_SWITCH_INTERVAL)
         try:

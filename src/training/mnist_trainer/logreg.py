@@ -167,6 +167,7 @@ def _main(argv: list[str] | None, staging: Path) -> None:
         mlflow.log_params(
             {
                 "model": "LogisticRegression",
+                "preprocessing": "centre",  # the saved model is the Pipeline (build_model)
                 "solver": "lbfgs",
                 "C": args.C,
                 "tol": args.tol,

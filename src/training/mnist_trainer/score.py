@@ -100,8 +100,9 @@ def init() -> None:
     max_batch()  # a bad limit fails at start-up, not on the first request
     max_body_bytes()
     # No cyclic collection while MLflow, scikit-learn and the model load (objects that live as
-    # long as the worker: collections over them find nothing); frozen afterwards, as in
-    # mnist_trainer.common.main_guard.
+    # long as the worker: collections over them find nothing); then collected once and frozen,
+    # as the training scripts do (mnist_trainer.common.main_guard, prepare_saving).
+    collecting = gc.isenabled()
     gc.disable()
     try:
         # skops (the saved model's format) before MLflow: its import looks every scipy ufunc up
@@ -111,8 +112,10 @@ def init() -> None:
 
         model = mlflow_sklearn.load_model(str(find_mlmodel(Path(model_dir))))
     finally:
+        gc.collect()  # the load's own cyclic garbage, not kept for good by the freeze
         gc.freeze()
-        gc.enable()
+        if collecting:
+            gc.enable()
 
 
 def _reject_constant(name: str) -> float:

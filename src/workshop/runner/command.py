@@ -65,7 +65,8 @@ def thread_share(cores: int, concurrency: int) -> dict[str, str]:
     when the share is the whole machine (BLAS's own default) or when the caller's shell sets any
     of these variables (its choice stands whole: OpenBLAS reads OPENBLAS_NUM_THREADS before
     OMP_NUM_THREADS, so setting the others would override it); `run_tasks` drops it likewise for
-    a job whose `environment_variables` set any of them.
+    a job whose `environment_variables` set any of them. Rounded down: 3 cores for 2 trials
+    give each one thread (never more threads than cores).
     """
     share = max(1, cores // max(1, concurrency))
     if share >= (os.cpu_count() or 1) or any(name in os.environ for name in THREAD_VARIABLES):

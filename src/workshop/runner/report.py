@@ -47,7 +47,10 @@ def _walk(record: RunRecord) -> list[RunRecord]:
 def print_report(record: RunRecord, console: Console) -> None:
     console.print(table(record))
     for name, path in record.outputs.items():
-        empty = Path(path).is_dir() and not any(Path(path).iterdir())
+        try:
+            empty = Path(path).is_dir() and not any(Path(path).iterdir())
+        except OSError:  # unreadable: say nothing about it rather than fail the report
+            empty = False
         note = " (empty: the job wrote nothing there)" if empty else ""
         console.print(f"output {name}: {path}{note}", highlight=False, soft_wrap=True)
     console.print(f"run folder: {record.folder}", highlight=False, soft_wrap=True)

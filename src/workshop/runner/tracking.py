@@ -211,6 +211,8 @@ def artifact_uri(run_id: str, home: Path | None = None) -> str:
     if db is not None:
         try:
             return _artifact_uri(db, run_id)
+        except sqlite3.DataError:  # the store is current and has no such run
+            return ""
         except sqlite3.Error:
             pass
         finally:
