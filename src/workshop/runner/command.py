@@ -56,20 +56,21 @@ THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"
 """What numpy's BLAS and scikit-learn's OpenMP loops read for their thread count."""
 
 
-def thread_share(cores: int, concurrency: int) -> dict[str, str]:
+def thread_share(cores: int, concurrency: int, job_env: dict[str, str]) -> dict[str, str]:
     """Each of `concurrency` processes' share of `cores`, as BLAS/OpenMP thread counts.
 
     On Azure each trial or step has its node's cores to itself; here they share this machine, and
     a BLAS that starts a thread per core in every process spins its threads against the others'
     (measured: a PCA-50 trial beside another and a fit took 20 CPU-seconds instead of 12). Empty
-    when the share is the whole machine (BLAS's own default) or when the caller's shell sets any
-    of these variables (its choice stands whole: OpenBLAS reads OPENBLAS_NUM_THREADS before
-    OMP_NUM_THREADS, so setting the others would override it); `run_tasks` drops it likewise for
-    a job whose `environment_variables` set any of them. Rounded down: 3 cores for 2 trials
-    give each one thread (never more threads than cores).
+    when the share is the whole machine (BLAS's own default) or when the caller's shell or the
+    job's `environment_variables` (`job_env`) set any of these variables: that choice stands whole
+    (OpenBLAS reads OPENBLAS_NUM_THREADS before OMP_NUM_THREADS, so setting the others would
+    override it). Rounded down: 3 cores for 2 trials give each one thread (never more threads
+    than cores).
     """
     share = max(1, cores // max(1, concurrency))
-    if share >= (os.cpu_count() or 1) or any(name in os.environ for name in THREAD_VARIABLES):
+    chosen = any(name in os.environ or name in job_env for name in THREAD_VARIABLES)
+    if share >= (os.cpu_count() or 1) or chosen:
         return {}
     return {name: str(share) for name in THREAD_VARIABLES}
 
@@ -161,14 +162,12 @@ def run_tasks(
             )
         )
 
-    share = thread_share(ctx.cores, concurrency)
-
     def on_start(i: int) -> dict[str, str]:
         task, launch = tasks[i], launches[i]
         copy_code(task.code, launch.cwd)
         layer = ctx.environments[task.environment].layer(launch.cwd.parent / "environment")
-        own = any(name in task.env for name in THREAD_VARIABLES)  # the job's choice stands
-        launch.env = child_environment({**({} if own else share), **layer, **task.env})
+        share = thread_share(ctx.cores, concurrency, task.env)
+        launch.env = child_environment({**share, **layer, **task.env})
         for path in records[i].outputs.values():
             Path(path).mkdir(parents=True, exist_ok=True)
         run_id = ctx.tracker.start(tasks[i].name, parent, {"workshop.kind": tasks[i].kind})
