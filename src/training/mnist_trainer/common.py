@@ -183,6 +183,11 @@ def prepare_saving() -> None:
     import mlflow.sklearn
 
     mlflow.MlflowClient().search_experiments(max_results=1)
+    # save_model checks these requirements against what is installed; the first check maps every
+    # installed distribution to its modules (~0.4 s here), and MLflow keeps the map per process.
+    from mlflow.utils.requirements_utils import warn_dependency_requirement_mismatches
+
+    warn_dependency_requirement_mismatches(model_requirements())
     from mnist_trainer import plots  # noqa: F401  (matplotlib)
 
     if not gc.isenabled():  # main_guard's: the modules are loaded, their objects live to the end
