@@ -179,6 +179,21 @@ def test_init_freezes_the_load_and_leaves_collection_as_it_found_it(tiny_model, 
             gc.enable()
 
 
+def test_init_loads_a_model_folder_reached_through_a_symlink(
+    tiny_model, tmp_path: Path, monkeypatch
+) -> None:
+    """As the local server lays the model out (workshop.local_endpoint.azure_model_layout):
+    MLflow alone refuses the path ("resolved path is outside the artifact directory")."""
+    link = tmp_path / "azureml-models" / "local-model" / "1"
+    link.parent.mkdir(parents=True)
+    link.symlink_to(tiny_model[0] / "mnist-classifier" / "1", target_is_directory=True)
+    monkeypatch.setenv("AZUREML_MODEL_DIR", str(link))
+    module = load_score_module()
+    module.init()
+    expected = tiny_model[1].predict(np.full((1, 784), 0.5))
+    assert module.model.predict(np.full((1, 784), 0.5)).tolist() == expected.tolist()
+
+
 def test_init_without_a_model_says_where_it_looked(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("AZUREML_MODEL_DIR", str(tmp_path))
     module = load_score_module()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -110,6 +111,36 @@ def test_score_a_png_drawn_dark_on_light(url: str, mnist_dir: Path, tmp_path: Pa
     assert pixels.shape == (784,)
     assert pixels.reshape(28, 28)[0].max() == 0  # inverted back: the border is black again
     assert score_image(url, png) in range(10)
+
+
+def test_the_server_finds_the_models_name_and_version_as_on_azure(
+    url: str, model_dir: Path
+) -> None:
+    """The server reads them from AZUREML_MODEL_DIR (.../azureml-models/NAME/VERSION on Azure);
+    a bare model folder made it log "Error while fetching model IDs" and a traceback."""
+    log = (model_dir.parent / "server.log").read_text(errors="replace")
+    assert "ready for serving traffic" in log  # the log holds the worker's whole start
+    assert "Error while fetching model IDs" not in log
+    assert "Traceback" not in log
+
+
+def test_the_model_layout_links_the_folder_and_goes_with_the_server(model_dir: Path) -> None:
+    import gc
+
+    server = local_endpoint.start(model_dir, local_endpoint.free_port(), log=Path(os.devnull))
+    environ = Path(f"/proc/{server.pid}/environ").read_bytes().split(b"\0")
+    local_endpoint.stop(server)
+    served = Path(
+        next(v for v in environ if v.startswith(b"AZUREML_MODEL_DIR=")).split(b"=", 1)[1].decode()
+    )
+    assert served.parts[-3:] == ("azureml-models", local_endpoint.MODEL_NAME, "1")
+    assert served.resolve() == model_dir.resolve()
+    root = served.parents[2]
+    assert root.is_dir()
+    del server
+    gc.collect()
+    assert not root.exists()  # the temporary layout is gone ...
+    assert any(model_dir.rglob("MLmodel"))  # ... and the model it linked to is not
 
 
 def test_a_server_that_is_down_is_named_with_the_fix() -> None:

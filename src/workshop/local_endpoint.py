@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -94,13 +97,32 @@ def server_command(fd: int) -> list[str]:
     ]
 
 
+MODEL_NAME = "local-model"
+"""The name the local server gives the model it serves (Azure uses the registered model's)."""
+
+
+def azure_model_layout(model_dir: Path, root: Path) -> Path:
+    """`model_dir` as a managed deployment lays its model out: root/azureml-models/NAME/1.
+
+    The inference server reads the model's name and version from AZUREML_MODEL_DIR's last two
+    parts (azureml_inference_server_http/server/appinsights_client.py, `_get_model_ids`); a
+    folder that does not end in a version number makes it log "Error while fetching model IDs"
+    with a traceback. Version 1 is a symlink to the folder itself: nothing is copied.
+    """
+    version = root / "azureml-models" / MODEL_NAME / "1"
+    version.parent.mkdir(parents=True, exist_ok=True)
+    version.symlink_to(model_dir.resolve(), target_is_directory=True)
+    return version
+
+
 def server_environment(model_dir: Path, port: int) -> dict[str, str]:
-    """The variables `azmlinfsrv --entry_script score.py --model_dir DIR --port N` would set."""
+    """The variables `azmlinfsrv --entry_script score.py --model_dir DIR --port N` would set;
+    `model_dir` as the deployment sees it (`azure_model_layout`)."""
     return {
         **os.environ,
         "AML_APP_ROOT": str(TRAINING_DIR),
         "AZUREML_ENTRY_SCRIPT": str(SCORE_SCRIPT),
-        "AZUREML_MODEL_DIR": str(model_dir.resolve()),
+        "AZUREML_MODEL_DIR": str(model_dir),
         "SERVER_PORT": str(port),
         "HEALTH_PORT": str(port),
         "WORKER_COUNT": "1",
@@ -142,23 +164,32 @@ def bind(port: int) -> socket.socket:
 
 
 def start(model_dir: Path, port: int, *, log: Path | None = None) -> subprocess.Popen[bytes]:
-    """Start the server in its own process group; output to `log` (or inherited)."""
+    """Start the server in its own process group; output to `log` (or inherited).
+
+    The model is served through `azure_model_layout` in a temporary folder, removed once the
+    returned process object is gone (`stop` waits for the server first)."""
     check_model_dir(model_dir)
     with bind(port) as sock:
+        layout = Path(tempfile.mkdtemp(prefix="workshop-serve-"))
         out = log.open("wb") if log else None
         try:
-            return subprocess.Popen(
+            server = subprocess.Popen(
                 server_command(sock.fileno()),
-                env=server_environment(model_dir, port),
+                env=server_environment(azure_model_layout(model_dir, layout), port),
                 cwd=TRAINING_DIR,
                 stdout=out,
                 stderr=subprocess.STDOUT if out else None,
                 pass_fds=(sock.fileno(),),
                 start_new_session=True,
             )
+        except BaseException:
+            shutil.rmtree(layout, ignore_errors=True)
+            raise
         finally:
             if out:
                 out.close()  # the child holds its own copy
+        weakref.finalize(server, shutil.rmtree, layout, True)
+        return server
 
 
 def wait_ready(url: str, server: subprocess.Popen[bytes], timeout: float = 120) -> None:

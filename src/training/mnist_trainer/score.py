@@ -110,7 +110,9 @@ def init() -> None:
         import skops.io  # noqa: F401
         from mlflow import sklearn as mlflow_sklearn
 
-        model = mlflow_sklearn.load_model(str(find_mlmodel(Path(model_dir))))
+        # Resolved: MLflow refuses a model folder reached through a symlink (its artifact path
+        # check compares the resolved path with the given one), as the local server's is.
+        model = mlflow_sklearn.load_model(str(find_mlmodel(Path(model_dir).resolve())))
     finally:
         gc.collect()  # the load's own cyclic garbage, not kept for good by the freeze
         gc.freeze()
