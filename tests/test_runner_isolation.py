@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import sys
+import time
 import zipfile
 from pathlib import Path
 
@@ -90,6 +91,23 @@ def test_a_job_without_code_runs_in_an_empty_folder(home: Path) -> None:
     log = (Path(record.folder or "") / "user_logs" / "std_log.txt").read_text()
     assert record.status == "FINISHED", log
     assert log.splitlines() == ["hello world", "0"]
+
+
+@pytest.mark.timeout(300)
+def test_what_a_job_leaves_running_goes_with_it(home: Path, tmp_path: Path) -> None:
+    """On Azure the container goes with the job's main process; here its process group does."""
+    from tests.test_runner_interrupt import alive
+
+    pid_file = tmp_path / "background.pid"
+    record = run_job(
+        FIXTURES / "background.yml", RunOptions(overrides={"inputs.pid_file": str(pid_file)})
+    )
+    assert record.status == "FINISHED", record.error
+    pid = int(pid_file.read_text())
+    deadline = time.monotonic() + 10  # SIGKILL is sent before run_job returns; reaping is async
+    while alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not alive(pid), "the job's background process outlived it"
 
 
 @pytest.mark.timeout(300)

@@ -130,6 +130,11 @@ def run_all(
     running: list[_Running] = []
 
     def finish(item: _Running, how: str) -> None:
+        if how == "exit":
+            # What the command left running in its group (`server &`) goes with it, as a job's
+            # container goes with its main process on Azure; else it would also hold the output
+            # pipe open. A process that left the group (setsid) is beyond reach.
+            _kill_group(item.popen.pid, signal.SIGKILL)
         code = item.popen.returncode
         outcome = Outcome(how, code, time.monotonic() - item.started, item.started)
         outcomes[item.index] = outcome
