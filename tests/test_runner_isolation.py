@@ -93,6 +93,44 @@ def test_a_job_without_code_runs_in_an_empty_folder(home: Path) -> None:
     assert log.splitlines() == ["hello world", "0"]
 
 
+WRITES_INTO_ITS_INPUT = """\
+$schema: https://azuremlschemas.azureedge.net/latest/commandJob.schema.json
+type: command
+experiment_name: runner-tests
+command: echo changed >> ${{{{inputs.data}}}}/a.txt; touch ${{{{inputs.data}}}}/new.txt; true
+inputs:
+  data:
+    type: uri_folder
+    path: ./data{mode}
+environment:
+  image: python:3.11-slim
+"""
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize(
+    ("mode", "reaches_source"),
+    [("", False), ("ro_mount", False), ("download", False), ("direct", True)],
+    ids=["default", "ro_mount", "download", "direct"],
+)
+def test_a_job_writing_into_its_input_changes_the_source_only_in_direct_mode(
+    home: Path, tmp_path: Path, mode: str, reaches_source: bool
+) -> None:
+    """Azure mounts an input read-only (ro_mount, the default) or downloads it; here the job gets
+    a copy with its write permission cleared, so even a job run as root changes only the copy.
+    `direct` hands the job the location itself, on Azure as here."""
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "a.txt").write_text("original\n")
+    job = tmp_path / "job.yml"
+    job.write_text(WRITES_INTO_ITS_INPUT.format(mode=f"\n    mode: {mode}" if mode else ""))
+    record = run_job(job)
+    assert record.status == "FINISHED", record.error
+    changed = (data / "a.txt").read_text() != "original\n" or (data / "new.txt").exists()
+    assert changed is reaches_source
+    assert not (Path(record.folder or "") / "inputs").exists()  # the copies go with the run
+
+
 @pytest.mark.timeout(300)
 def test_what_a_job_leaves_running_goes_with_it(home: Path, tmp_path: Path) -> None:
     """On Azure the container goes with the job's main process; here its process group does."""

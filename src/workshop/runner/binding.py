@@ -24,6 +24,7 @@ from workshop.jobspec.references import parse_asset
 from workshop.jobspec.yamlread import SpecReadError, read_mapping
 from workshop.paths import DEFAULT_DATA_CACHE, JOBS_DIR, data_cache, repo_relative
 from workshop.runner import loadcache
+from workshop.runner.mounts import Mounts
 from workshop_common.errors import first_line
 
 # Keys `--set` may add although the YAML leaves them out (they have service defaults).
@@ -274,17 +275,21 @@ class Assets:
         return local
 
 
-def resolve_input(value: Any, base: Path, assets: Assets, where: str) -> str:
-    """One input as the command sees it: literals as text, data as a local path."""
+def resolve_input(
+    value: Any, base: Path, assets: Assets, where: str, mounts: Mounts | None = None
+) -> str:
+    """One input as the command sees it: literals as text, data as a local path (with `mounts`,
+    the run's read-only copy of it, as Azure mounts data for a job)."""
     if isinstance(value, dict):
         path = value.get("path")
         if path is None:
             if "default" in value:
-                return resolve_input(value["default"], base, assets, where)
+                return resolve_input(value["default"], base, assets, where, mounts)
             raise WorkshopError(
                 f"{where}: the input has no path or value", hint="give it `path:` or a literal"
             )
-        return resolve_path(str(path), base, assets, where, value.get("type"))
+        local = resolve_path(str(path), base, assets, where, value.get("type"))
+        return str(mounts.view(Path(local), value.get("mode"))) if mounts else local
     return literal(value)
 
 

@@ -18,6 +18,7 @@ from workshop.errors import WorkshopError
 from workshop.runner import binding
 from workshop.runner.environment import Environments
 from workshop.runner.folders import inside
+from workshop.runner.mounts import Mounts
 from workshop.runner.process import Launch, Outcome, child_environment, run_all
 from workshop.runner.records import FAILED, FINISHED, KILLED, SKIPPED, Interrupted, RunRecord
 from workshop.runner.snapshot import copy_code
@@ -34,6 +35,7 @@ class RunContext:
     cores: int
     folder: Path  # .workshop/runs/<run-id>
     environments: Environments
+    mounts: Mounts  # the run's read-only copies of its data inputs
 
 
 @dataclass
@@ -124,7 +126,9 @@ def run_command_job(ctx: RunContext) -> RunRecord:
         "command",
         component,
         given,
-        lambda value, where: binding.resolve_input(value, ctx.job.folder, ctx.assets, where),
+        lambda value, where: binding.resolve_input(
+            value, ctx.job.folder, ctx.assets, where, ctx.mounts
+        ),
         f"{ctx.job.path.name}: inputs",
     )
     task.outputs = list((spec.get("outputs") or {}).keys()) or task.outputs

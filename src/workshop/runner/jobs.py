@@ -15,11 +15,12 @@ from workshop.paths import runs_dir
 from workshop.runner import binding
 from workshop.runner.command import RunContext, Task, run_command_job
 from workshop.runner.environment import Environments
+from workshop.runner.mounts import Mounts
 from workshop.runner.pipeline import run_pipeline
 from workshop.runner.records import KILLED, Interrupted, RunRecord
 from workshop.runner.sweep import run_sweep
 from workshop.runner.tracking import Tracker
-from workshop.stopping import stop_signals_interrupt
+from workshop.stopping import signals_held, stop_signals_interrupt
 
 console = Console(stderr=True)
 
@@ -41,6 +42,7 @@ def run_job(path: Path, options: RunOptions | None = None) -> RunRecord:
     run_name = f"{job.path.stem}-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
     folder = runs_dir() / "runs" / run_name
     environments = Environments(job, assets)
+    mounts = Mounts(folder)
     _report_compute(job, environments, cores)
     binding.check_inputs(job, assets)  # a missing data cache fails before an environment build
     started = time.monotonic()
@@ -48,13 +50,16 @@ def run_job(path: Path, options: RunOptions | None = None) -> RunRecord:
         try:
             environments.realise()  # before any job starts: a broken environment fails here
             tracker = Tracker(experiment)
-            ctx = RunContext(job, tracker, assets, cores, folder, environments)
+            ctx = RunContext(job, tracker, assets, cores, folder, environments, mounts)
             record = _dispatch(ctx)
         except KeyboardInterrupt as exc:  # Ctrl-C, SIGTERM, SIGHUP
             records = exc.records if isinstance(exc, Interrupted) else []
             record = records[0] if records else RunRecord(job.path.stem, job.kind)
             record.status = KILLED
             record.error = "interrupted (a stop signal): every child process was stopped"
+        finally:
+            with signals_held():  # the copies go even if a second Ctrl-C comes
+                mounts.remove()
     record.seconds = time.monotonic() - started
     record.folder = str(folder)
     record.experiment = experiment
@@ -72,7 +77,7 @@ def _dispatch(ctx: RunContext) -> RunRecord:
     def trial_task(params: dict[str, Any]) -> Task:
         values = {
             f"inputs.{name}": binding.resolve_input(
-                value, ctx.job.folder, ctx.assets, f"{ctx.job.path.name}: inputs.{name}"
+                value, ctx.job.folder, ctx.assets, f"{ctx.job.path.name}: inputs.{name}", ctx.mounts
             )
             for name, value in (spec.get("inputs") or {}).items()
         }
