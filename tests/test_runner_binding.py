@@ -32,8 +32,21 @@ def test_set_applies_known_keys_and_names_the_unknown_one() -> None:
     assert job.spec["inputs"]["sleep"] == 1
     with pytest.raises(WorkshopError, match=r"no key 'nope' under inputs \(keys there: data, "):
         binding.load(FIXTURES / "sweep.yml", {"inputs.nope": 1})
-    with pytest.raises(WorkshopError, match="no key 'max_totl_trials' under limits"):
+    with pytest.raises(WorkshopError, match="no key 'max_totl_trials' under limits") as info:
         binding.load(FIXTURES / "sweep.yml", {"limits.max_totl_trials": 1})
+    # The example is one of this YAML's own keys, not one from this repository's jobs.
+    assert "e.g. --set limits.max_concurrent_trials=VALUE" in str(info.value)
+
+
+def test_a_yaml_the_sdk_cannot_load_is_named_by_key_and_problem(tmp_path) -> None:
+    """The SDK's message is a head line over nested JSON; the head line alone named nothing."""
+    job = tmp_path / "job.yml"
+    job.write_text(
+        "$schema: https://azuremlschemas.azureedge.net/latest/commandJob.schema.json\n"
+        "command: echo hi\ncomand_typo: echo hi\nenvironment:\n  image: python:3.11-slim\n"
+    )
+    with pytest.raises(WorkshopError, match=r"cannot load it: .*comand_typo: Unknown field"):
+        binding.load(job, {})
 
 
 def test_set_may_bind_a_declared_component_input_of_a_pipeline_step() -> None:

@@ -164,10 +164,17 @@ def _load_job(path: Path, params_override: list[dict[str, Any]]) -> Any:
     try:
         return load_job(path, params_override=params_override)
     except (MlException, ValidationError, yaml.YAMLError) as exc:  # e.g. a binding to no step
-        first = first_line(exc)
+        from workshop.validate.documents import sdk_problems
+
+        # The SDK's text is a head line over nested JSON: name the keys and what is wrong with
+        # them, as `workshop validate` does, not the head line alone.
+        problems = sdk_problems(str(exc))
+        shown = "; ".join(f"{k}: {m}" if k.strip() else m for k, m in problems[:3])
+        more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
         raise WorkshopError(
-            f"{path}: azure-ai-ml cannot load it: {first}",
-            hint=f"run `workshop validate {path}` for every problem with its fix",
+            f"{path}: azure-ai-ml cannot load it: {shown + more if problems else first_line(exc)}",
+            hint=f"fix the key(s) named; `workshop validate {path}` lists every problem with "
+            "its fix",
         ) from None
 
 
@@ -190,10 +197,13 @@ def _check_key(path: Path, spec: dict[str, Any], key: str, written: dict[str, An
         where = ".".join(parts[:depth]) or "the top level"
         level = _lookup(written, parts[:depth])
         node = level if isinstance(level, dict) else node  # the file's keys, when it has that level
-        known = ", ".join(sorted(node)) if isinstance(node, dict) else "none (not a mapping)"
+        names = sorted(node) if isinstance(node, dict) else []
+        known = ", ".join(names) or "none (not a mapping)"
+        example = ".".join([*parts[:depth], names[0]]) if names else None
         raise WorkshopError(
             f"--set {key}: {path.name} has no key {part!r} under {where} (keys there: {known})",
-            hint="use a key the YAML has, e.g. --set inputs.kmax=5 or limits.max_total_trials=4",
+            hint="use a key the YAML has, as a dotted path"
+            + (f", e.g. --set {example}=VALUE" if example else ""),
         )
 
 
