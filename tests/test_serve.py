@@ -96,6 +96,29 @@ def test_score_command_prints_predictions_beside_labels(
     assert result.output.count("✓") + result.output.count("✗") == 8
 
 
+def test_a_sample_larger_than_one_request_is_sent_in_batches(
+    url: str, mnist_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import mnist_trainer.score
+
+    from workshop.commands.serve import score_sample
+
+    monkeypatch.setenv("WORKSHOP_DATA_DIR", str(mnist_dir))
+    monkeypatch.setattr(mnist_trainer.score, "DEFAULT_MAX_BATCH", 7)  # the server takes 1000
+    sent: list[int] = []
+    real_score = local_endpoint.score
+
+    def counting(address: str, images: np.ndarray, *, key: str | None = None) -> dict:
+        sent.append(len(images))
+        return real_score(address, images, key=key)
+
+    monkeypatch.setattr(local_endpoint, "score", counting)
+    assert 0.0 <= score_sample(url, 20) <= 1.0
+    assert sent == [7, 7, 6]
+    with pytest.raises(WorkshopError, match="--sample 61: the test set has 60 digits"):
+        score_sample(url, 61)
+
+
 def test_score_a_png_drawn_dark_on_light(url: str, mnist_dir: Path, tmp_path: Path) -> None:
     from mnist_trainer.idx import load_mnist
     from PIL import Image

@@ -82,8 +82,12 @@ def score(
 
 
 def score_sample(url: str, n: int, *, seed: int = 0, key: str | None = None) -> float:
-    """Score n random test digits, print them as a table; returns the accuracy."""
+    """Score n random test digits, print them as a table; returns the accuracy.
+
+    Sent in requests of at most score.py's default batch limit, so any n up to the test set's
+    size gets an answer (a server started with a lower WORKSHOP_MAX_BATCH names its limit)."""
     import numpy as np
+    from mnist_trainer import score as score_script
     from mnist_trainer.idx import load_mnist
 
     from workshop import local_endpoint
@@ -95,9 +99,19 @@ def score_sample(url: str, n: int, *, seed: int = 0, key: str | None = None) -> 
         raise WorkshopError(f"--sample {n}: give at least 1")
     require_files(data_cache())
     mnist = load_mnist(data_cache())
+    if n > len(mnist.y_test):
+        raise WorkshopError(
+            f"--sample {n}: the test set has {len(mnist.y_test)} digits",
+            hint=f"give at most {len(mnist.y_test)}",
+        )
     rng = np.random.default_rng(seed)
-    picks = rng.choice(len(mnist.y_test), size=min(n, len(mnist.y_test)), replace=False)
-    answer = local_endpoint.score(url, mnist.x_test[picks], key=key)
+    picks = rng.choice(len(mnist.y_test), size=n, replace=False)
+    answer: dict[str, list] = {"predictions": [], "probabilities": []}
+    batch = score_script.DEFAULT_MAX_BATCH
+    for start in range(0, n, batch):
+        part = local_endpoint.score(url, mnist.x_test[picks[start : start + batch]], key=key)
+        for name, values in answer.items():
+            values.extend(part[name])
     table = Table(title=f"{len(picks)} test digits scored by {local_endpoint.score_url(url)}")
     for column in ("test index", "true", "predicted", "probability", ""):
         table.add_column(column)
