@@ -119,3 +119,31 @@ def test_a_yaml_that_is_not_a_job_is_named_as_what_it_is(name: str, kind: str) -
     with pytest.raises(WorkshopError, match=f"is {kind} YAML, not a job") as info:
         binding.load(JOBS_DIR / name, {})
     assert "jobs/train-knn.yml" in (info.value.hint or "")
+
+
+def test_a_folder_or_a_missing_input_is_named_with_the_fix(tmp_path) -> None:
+    with pytest.raises(WorkshopError, match="a folder, not a job YAML"):
+        binding.load(tmp_path, {})
+    with pytest.raises(WorkshopError, match="does not exist") as info:
+        binding.resolve_path("./nope", tmp_path, binding.Assets(tmp_path), "job.yml: inputs.data")
+    assert "--set inputs.data.path=PATH" in str(info.value)
+    assert str(tmp_path) in str(info.value)  # where a relative path is read from
+
+
+def test_a_signal_that_ends_a_command_is_named_as_a_shell_names_it() -> None:
+    from workshop.runner.process import Outcome
+
+    assert Outcome("exit", -11).describe() == "exit code 139 (killed by SIGSEGV)"
+    assert Outcome("exit", 3).describe() == "exit code 3"
+
+
+def test_a_sweep_whose_trials_miss_the_objective_says_which_metric_to_log() -> None:
+    from workshop.commands.run import failed_hint
+    from workshop.runner.records import RunRecord
+
+    trial = RunRecord("trial", "trial", status="FINISHED")
+    trial.error = "finished without logging 'acc' (objective.primary_metric)"
+    sweep = RunRecord("sweep", "sweep", status="FAILED", children=[trial])
+    hint = failed_hint(sweep)
+    assert "'acc'" in hint and "objective.primary_metric" in hint and "mlflow.log_metric" in hint
+

@@ -96,10 +96,15 @@ def test_pipeline_wires_outputs_nests_steps_and_takes_the_best_sweep_trial(home:
 
 
 def test_failed_step_fails_the_pipeline_and_skips_the_rest(home: Path) -> None:
+    from workshop.commands.run import failed_hint
+
     record = run_job(FIXTURES / "pipeline.yml", RunOptions(overrides={"jobs.first.inputs.x": 99}))
     by_name = steps(record)
     assert record.status == "FAILED"
     assert by_name["first"].status == "FAILED"
+    # The fix names the failed step's own log file, not the run folder.
+    log = Path(by_name["first"].folder or "") / "user_logs" / "std_log.txt"
+    assert failed_hint(record) == f"read its log: {log}"
     assert {by_name[s].status for s in ("second", "independent", "sweep")} == {"SKIPPED"}
     assert "continue_on_step_failure is false" in (by_name["independent"].error or "")
     assert mlflow_run(home, record.run_id).info.status == "FAILED"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -11,6 +11,9 @@ from rich.console import Console
 from workshop import json_report
 from workshop.errors import ExitCode, WorkshopError
 from workshop.json_report import JsonFlag
+
+if TYPE_CHECKING:
+    from workshop.runner.records import RunRecord
 
 
 def register(app: typer.Typer) -> None:
@@ -61,6 +64,24 @@ def run(
     if not record.ok:
         raise WorkshopError(
             f"{record.kind} job {record.name} ended {record.status}",
-            hint=f"read the failed run's log under {record.folder}",
+            hint=failed_hint(record),
             exit_code=ExitCode.JOB_FAILED,
         )
+
+
+def failed_hint(record: RunRecord) -> str:
+    """Where to look: the sweep objective a trial did not log, or the failed run's own log."""
+    from workshop.runner.records import SKIPPED
+
+    for run in record.walk():  # a trial that finished but did not log the sweep's objective
+        if run.error and "without logging" in run.error:
+            return (
+                f"a trial {run.error}: log it from the training script (mlflow.log_metric) "
+                "or change the sweep's objective.primary_metric"
+            )
+    failed = [run for run in record.walk() if not run.ok and run.status != SKIPPED]
+    for run in reversed(failed):  # the innermost first: a trial's or a step's own log
+        log = Path(run.folder or "") / "user_logs" / "std_log.txt"
+        if run.folder and log.is_file():
+            return f"read its log: {log}"
+    return f"read the logs under {record.folder}"

@@ -80,9 +80,8 @@ def load(path: Path, overrides: dict[str, Any]) -> LoadedJob:
     SDK's own load, checked, then stored for the next run.
     """
     if not path.is_file():
-        raise WorkshopError(
-            f"{path}: no such file", hint="pass a job YAML, e.g. jobs/train-knn.yml"
-        )
+        what = "a folder, not a job YAML" if path.is_dir() else "no such file"
+        raise WorkshopError(f"{path}: {what}", hint="pass a job YAML, e.g. jobs/train-knn.yml")
     refuse_non_job(path, "`workshop run` runs command, sweep and pipeline jobs")
     content_key = loadcache.key(path, overrides)
     cached = loadcache.read(content_key) if content_key else None
@@ -342,7 +341,11 @@ def resolve_path(path: str, base: Path, assets: Assets, where: str, kind: str | 
         raise download.cloud_only(plain, where)
     local = (base / plain).resolve()
     if not local.exists():
-        raise WorkshopError(f"{where}: local path {local} does not exist", hint="fix the path")
+        raise WorkshopError(
+            f"{where}: local path {local} does not exist",
+            hint=f"a relative path is read from the YAML's folder ({base}); fix it, or pass "
+            f"another: --set {where.split(': ', 1)[-1]}.path=PATH",
+        )
     return str(local)
 
 

@@ -55,7 +55,10 @@ class Outcome:
 
     def describe(self) -> str:
         if self.how == "exit":
-            return f"exit code {self.returncode}"
+            code = self.returncode
+            if code is not None and code < 0:  # ended by a signal: as a shell (and Azure) shows it
+                return f"exit code {128 - code} (killed by {signal.Signals(-code).name})"
+            return f"exit code {code}"
         return {"timeout": "timed out", "killed": "stopped", "not_started": "not started"}[self.how]
 
 

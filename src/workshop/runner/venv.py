@@ -137,10 +137,14 @@ def _uv(args: list[str], conda: CondaFile) -> None:
     done = call([uv_binary(), *args], cwd=conda.path.parent, env=env)
     if done.returncode != 0:
         message = (done.stderr or done.stdout).strip()
+        from workshop.jobspec.envlock import REQUIREMENTS_IN  # only on this path: 50 ms
+
+        ours = conda.path.resolve().is_relative_to(REQUIREMENTS_IN.parent.resolve())
         raise WorkshopError(
             f"{conda.path}: the environment cannot be built here; uv says:\n{message}",
-            hint=f"make the pip requirements in {conda.path} installable together "
-            "(in this repository: edit jobs/environment/requirements.in and run `make lock`)",
+            hint="edit jobs/environment/requirements.in and run `make lock`"
+            if ours
+            else f"make the pip requirements in {conda.path} installable together",
         )
 
 
