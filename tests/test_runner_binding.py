@@ -146,4 +146,3 @@ def test_a_sweep_whose_trials_miss_the_objective_says_which_metric_to_log() -> N
     sweep = RunRecord("sweep", "sweep", status="FAILED", children=[trial])
     hint = failed_hint(sweep)
     assert "'acc'" in hint and "objective.primary_metric" in hint and "mlflow.log_metric" in hint
-
