@@ -146,3 +146,19 @@ def test_a_sweep_whose_trials_miss_the_objective_says_which_metric_to_log() -> N
     sweep = RunRecord("sweep", "sweep", status="FAILED", children=[trial])
     hint = failed_hint(sweep)
     assert "'acc'" in hint and "objective.primary_metric" in hint and "mlflow.log_metric" in hint
+
+
+def test_settings_a_local_run_does_not_apply_are_named(tmp_path) -> None:
+    from workshop.runner.jobs import not_reproduced
+
+    job = tmp_path / "job.yml"
+    job.write_text(
+        "$schema: https://azuremlschemas.azureedge.net/latest/commandJob.schema.json\n"
+        "command: python -c pass\nenvironment:\n  image: python:3.11-slim\n"
+        "resources:\n  instance_count: 2\ndistribution:\n  type: pytorch\n"
+        "  process_count_per_instance: 1\n"
+    )
+    notes = not_reproduced(binding.load(job, {}).spec)
+    assert any(n.startswith("resources.instance_count 2:") for n in notes), notes
+    assert any(n.startswith("distribution (pytorch): one process here") for n in notes), notes
+    assert not_reproduced(binding.load(FIXTURES / "sweep.yml", {}).spec) == []

@@ -105,3 +105,26 @@ def _report_compute(job: binding.LoadedJob, environments: Environments, cores: i
         highlight=False,
         soft_wrap=True,
     )
+    for note in not_reproduced(spec):
+        console.print(f"note: {note}", highlight=False, soft_wrap=True)
+
+
+def not_reproduced(spec: dict[str, Any]) -> list[str]:
+    """What Azure would apply that a local run does not, one line each: said, never silent."""
+    notes: list[str] = []
+    for where, node in (("", spec), ("trial.", spec.get("trial") or {})):
+        if not isinstance(node, dict):
+            continue
+        count = (node.get("resources") or {}).get("instance_count")
+        if isinstance(count, int) and count > 1:
+            notes.append(f"{where}resources.instance_count {count}: one node (this machine) here")
+        distribution = node.get("distribution")
+        if distribution:
+            kind = distribution.get("type") if isinstance(distribution, dict) else distribution
+            notes.append(
+                f"{where}distribution ({kind}): one process here; RANK, WORLD_SIZE and the "
+                "like are not set"
+            )
+    if spec.get("early_termination"):
+        notes.append("early_termination: not applied here; every trial runs to its end")
+    return notes
