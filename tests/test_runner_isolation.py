@@ -131,6 +131,26 @@ def test_a_job_writing_into_its_input_changes_the_source_only_in_direct_mode(
     assert not (Path(record.folder or "") / "inputs").exists()  # the copies go with the run
 
 
+def test_an_input_copy_is_made_once_per_run_without_write_permission(tmp_path: Path) -> None:
+    import stat
+
+    from workshop.runner.mounts import Mounts
+
+    source = tmp_path / "data"
+    (source / "sub").mkdir(parents=True)
+    (source / "sub" / "a.txt").write_text("a")
+    mounts = Mounts(tmp_path / "run")
+    copy = mounts.view(source, None)
+    assert mounts.view(source, "ro_mount") == copy  # trials and steps share the run's copy
+    assert mounts.view(source, "direct") == source
+    for path in [copy, copy / "sub", copy / "sub" / "a.txt"]:
+        assert not path.stat().st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH), path
+    assert (copy / "sub" / "a.txt").read_text() == "a"
+    mounts.remove()
+    assert not (tmp_path / "run" / "inputs").exists()
+    assert (source / "sub" / "a.txt").stat().st_mode & stat.S_IWUSR  # the source keeps its mode
+
+
 @pytest.mark.timeout(300)
 def test_what_a_job_leaves_running_goes_with_it(home: Path, tmp_path: Path) -> None:
     """On Azure the container goes with the job's main process; here its process group does."""

@@ -14,6 +14,7 @@ command job's uri_folder input ("not in set ['download', 'ro_mount', 'direct']")
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import stat
@@ -46,14 +47,17 @@ class Mounts:
         return self.copies[source]
 
     def remove(self) -> None:
-        """Remove the copies (their write permission restored first, so any user can)."""
+        """Remove the copies (their folders made writable first, so a user who is not root can).
+
+        Best effort: it runs while a run ends, perhaps on an error, which it must not hide; what
+        it cannot remove stays inside the run folder."""
         if not self.folder.exists():
             return
-        for root, dirs, _files in os.walk(self.folder):
-            for name in dirs:
-                os.chmod(Path(root) / name, stat.S_IRWXU)
-        os.chmod(self.folder, stat.S_IRWXU)
-        shutil.rmtree(self.folder)
+        with contextlib.suppress(OSError):
+            for root, dirs, _files in os.walk(self.folder):
+                for name in dirs:
+                    os.chmod(Path(root) / name, stat.S_IRWXU)
+        shutil.rmtree(self.folder, ignore_errors=True)
 
 
 def _read_only(path: Path) -> None:
