@@ -128,6 +128,8 @@ def test_a_folder_or_a_missing_input_is_named_with_the_fix(tmp_path) -> None:
         binding.resolve_path("./nope", tmp_path, binding.Assets(tmp_path), "job.yml: inputs.data")
     assert "--set inputs.data.path=PATH" in str(info.value)
     assert str(tmp_path) in str(info.value)  # where a relative path is read from
+    with pytest.raises(WorkshopError, match=r"a uri_file input, but .* is a folder"):
+        binding.resolve_path(".", tmp_path, binding.Assets(tmp_path), "job.yml: x", "uri_file")
 
 
 def test_a_signal_that_ends_a_command_is_named_as_a_shell_names_it() -> None:

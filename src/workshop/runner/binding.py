@@ -346,6 +346,11 @@ def resolve_path(path: str, base: Path, assets: Assets, where: str, kind: str | 
             hint=f"a relative path is read from the YAML's folder ({base}); fix it, or pass "
             f"another: --set {where.split(': ', 1)[-1]}.path=PATH",
         )
+    if kind == "uri_file" and local.is_dir():
+        raise WorkshopError(
+            f"{where}: a uri_file input, but {local} is a folder",
+            hint="point it at one file, or declare the input `type: uri_folder`",
+        )
     return str(local)
 
 
