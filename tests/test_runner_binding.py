@@ -142,9 +142,10 @@ def test_a_signal_that_ends_a_command_is_named_as_a_shell_names_it() -> None:
 def test_a_sweep_whose_trials_miss_the_objective_says_which_metric_to_log() -> None:
     from workshop.commands.run import failed_hint
     from workshop.runner.records import RunRecord
+    from workshop.runner.sweep import MISSED_OBJECTIVE
 
     trial = RunRecord("trial", "trial", status="FINISHED")
-    trial.error = "finished without logging 'acc' (objective.primary_metric)"
+    trial.error = f"{MISSED_OBJECTIVE} 'acc' (objective.primary_metric)"
     sweep = RunRecord("sweep", "sweep", status="FAILED", children=[trial])
     hint = failed_hint(sweep)
     assert "'acc'" in hint and "objective.primary_metric" in hint and "mlflow.log_metric" in hint

@@ -72,9 +72,10 @@ def run(
 def failed_hint(record: RunRecord) -> str:
     """Where to look: the sweep objective a trial did not log, or the failed run's own log."""
     from workshop.runner.records import SKIPPED
+    from workshop.runner.sweep import MISSED_OBJECTIVE
 
     for run in record.walk():  # a trial that finished but did not log the sweep's objective
-        if run.error and "without logging" in run.error:
+        if run.error and run.error.startswith(MISSED_OBJECTIVE):
             return (
                 f"a trial {run.error}: log it from the training script (mlflow.log_metric) "
                 "or change the sweep's objective.primary_metric"

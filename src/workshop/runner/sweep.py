@@ -23,6 +23,10 @@ from workshop.errors import WorkshopError
 from workshop.runner.command import RunContext, Task, run_tasks
 from workshop.runner.records import FAILED, FINISHED, KILLED, Interrupted, RunRecord
 
+MISSED_OBJECTIVE = "finished without logging"
+"""How a trial that ended well but logged no objective metric is described (`workshop run`'s
+fix looks for it)."""
+
 console = Console(stderr=True)
 
 
@@ -142,7 +146,7 @@ def run_sweep(
     scored = [t for t in record.children if t.ok and metric in t.metrics]
     for trial in record.children:
         if trial.ok and metric not in trial.metrics:
-            trial.error = f"finished without logging {metric!r} (objective.primary_metric)"
+            trial.error = f"{MISSED_OBJECTIVE} {metric!r} (objective.primary_metric)"
     if scored:
         pick = max if goal == "maximize" else min
         best = pick(scored, key=lambda t: t.metrics[metric])
