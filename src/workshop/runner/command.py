@@ -37,6 +37,11 @@ class RunContext:
     environments: Environments
     mounts: Mounts  # the run's read-only copies of its data inputs
 
+    def resolve_input(self, value: Any, where: str) -> str:
+        """One input of this run as its command sees it (binding.resolve_input, through the
+        run's read-only copies)."""
+        return binding.resolve_input(value, self.job.folder, self.assets, where, self.mounts)
+
 
 @dataclass
 class Task:
@@ -126,9 +131,7 @@ def run_command_job(ctx: RunContext) -> RunRecord:
         "command",
         component,
         given,
-        lambda value, where: binding.resolve_input(
-            value, ctx.job.folder, ctx.assets, where, ctx.mounts
-        ),
+        ctx.resolve_input,
         f"{ctx.job.path.name}: inputs",
     )
     task.outputs = list((spec.get("outputs") or {}).keys()) or task.outputs

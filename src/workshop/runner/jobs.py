@@ -76,9 +76,7 @@ def _dispatch(ctx: RunContext) -> RunRecord:
 
     def trial_task(params: dict[str, Any]) -> Task:
         values = {
-            f"inputs.{name}": binding.resolve_input(
-                value, ctx.job.folder, ctx.assets, f"{ctx.job.path.name}: inputs.{name}", ctx.mounts
-            )
+            f"inputs.{name}": ctx.resolve_input(value, f"{ctx.job.path.name}: inputs.{name}")
             for name, value in (spec.get("inputs") or {}).items()
         }
         values.update({f"search_space.{k}": binding.literal(v) for k, v in params.items()})

@@ -77,7 +77,7 @@ def run_pipeline(ctx: RunContext) -> RunRecord:
     def resolve(value: Any, where: str) -> str:
         ref = _reference(value)
         if ref is None:
-            return binding.resolve_input(value, ctx.job.folder, ctx.assets, where, ctx.mounts)
+            return ctx.resolve_input(value, where)
         match = PARENT_REF.match(ref.strip())
         assert match is not None
         if match["input"]:

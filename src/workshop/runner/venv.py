@@ -27,7 +27,7 @@ from pathlib import Path
 
 from workshop.errors import WorkshopError
 from workshop.jobspec.conda import CondaFile, uv_binary
-from workshop.paths import env_cache
+from workshop.paths import env_cache, repo_relative
 from workshop.runner.process import call
 
 RELOCATABLE = b"#!/bin/sh\n'''exec'"
@@ -142,7 +142,7 @@ def _uv(args: list[str], conda: CondaFile) -> None:
         ours = conda.path.resolve().is_relative_to(REQUIREMENTS_IN.parent.resolve())
         raise WorkshopError(
             f"{conda.path}: the environment cannot be built here; uv says:\n{message}",
-            hint="edit jobs/environment/requirements.in and run `make lock`"
+            hint=f"edit {repo_relative(REQUIREMENTS_IN)} and run `make lock`"
             if ours
             else f"make the pip requirements in {conda.path} installable together",
         )
