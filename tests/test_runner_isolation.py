@@ -131,7 +131,9 @@ def test_a_job_writing_into_its_input_changes_the_source_only_in_direct_mode(
     assert not (Path(record.folder or "") / "inputs").exists()  # the copies go with the run
 
 
-def test_an_input_copy_is_made_once_per_run_without_write_permission(tmp_path: Path) -> None:
+def test_an_input_copy_is_made_once_per_run_without_write_permission(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     import stat
 
     from workshop.runner.mounts import Mounts
@@ -143,6 +145,8 @@ def test_an_input_copy_is_made_once_per_run_without_write_permission(tmp_path: P
     copy = mounts.view(source, None)
     assert mounts.view(source, "ro_mount") == copy  # trials and steps share the run's copy
     assert mounts.view(source, "direct") == source
+    said = capsys.readouterr().err.replace("\n", "")  # one line, maybe wrapped by the console
+    assert said.count("read-only copy") == 1 and str(source) in said and str(copy) in said
     for path in [copy, copy / "sub", copy / "sub" / "a.txt"]:
         assert not path.stat().st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH), path
     assert (copy / "sub" / "a.txt").read_text() == "a"

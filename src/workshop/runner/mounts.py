@@ -20,6 +20,10 @@ import shutil
 import stat
 from pathlib import Path
 
+from rich.console import Console
+
+console = Console(stderr=True)
+
 SOURCE_MODES = frozenset({"direct"})
 """Input modes whose job is given the data's location itself, not a copy."""
 
@@ -44,6 +48,10 @@ class Mounts:
                 shutil.copy2(source, target)
             _read_only(target)
             self.copies[source] = target
+            # A job's messages name the copy; this line maps it back to the data it came from.
+            console.print(
+                f"input {source} -> read-only copy {target}", highlight=False, soft_wrap=True
+            )
         return self.copies[source]
 
     def remove(self) -> None:
