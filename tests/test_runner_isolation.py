@@ -131,6 +131,48 @@ def test_a_job_writing_into_its_input_changes_the_source_only_in_direct_mode(
     assert not (Path(record.folder or "") / "inputs").exists()  # the copies go with the run
 
 
+WRITES_INTO_UPSTREAM_OUTPUT = """\
+$schema: https://azuremlschemas.azureedge.net/latest/pipelineJob.schema.json
+type: pipeline
+jobs:
+  make:
+    type: command
+    command: echo original > ${{{{outputs.out}}}}/a.txt
+    environment:
+      image: python:3.11-slim
+    outputs:
+      out:
+        type: uri_folder
+  change:
+    type: command
+    command: echo changed >> ${{{{inputs.data}}}}/a.txt; touch ${{{{inputs.data}}}}/new.txt; true
+    environment:
+      image: python:3.11-slim
+    inputs:
+      data:
+        type: uri_folder
+        path: ${{{{parent.jobs.make.outputs.out}}}}{mode}
+"""
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize(("mode", "reaches_source"), [("", False), ("direct", True)])
+def test_a_step_writing_into_another_steps_output_changes_it_only_in_direct_mode(
+    home: Path, tmp_path: Path, mode: str, reaches_source: bool
+) -> None:
+    """A step's output read by a later step is an input like any other: mounted read-only on
+    Azure unless `direct`, so here the later step gets the run's copy of it."""
+    job = tmp_path / "pipeline.yml"
+    given_mode = f"\n        mode: {mode}" if mode else ""
+    job.write_text(WRITES_INTO_UPSTREAM_OUTPUT.format(mode=given_mode))
+    record = run_job(job)
+    assert record.status == "FINISHED", [(c.name, c.error) for c in record.children]
+    made = Path(next(c for c in record.children if c.name == "make").outputs["out"])
+    changed = (made / "a.txt").read_text() != "original\n" or (made / "new.txt").exists()
+    assert changed is reaches_source
+    assert not (Path(record.folder or "") / "inputs").exists()
+
+
 def test_an_input_copy_is_made_once_per_run_without_write_permission(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

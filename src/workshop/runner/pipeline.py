@@ -90,7 +90,10 @@ def run_pipeline(ctx: RunContext) -> RunRecord:
                 f"{where}: step {match['step']} has no output {match['output']!r}",
                 hint=f"its outputs: {', '.join(source.outputs) or 'none'}",
             )
-        return source.outputs[match["output"]]
+        # Another step's output is data like any other: Azure mounts it read-only for the step
+        # that reads it (ro_mount, the default input mode), so it gets the run's copy here too.
+        mode = value.get("mode") if isinstance(value, dict) else None
+        return str(ctx.mounts.view(Path(source.outputs[match["output"]]), mode))
 
     try:
         for name in sequence:
