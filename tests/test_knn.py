@@ -53,6 +53,46 @@ def test_equals_sklearn_with_distance_and_vote_ties(problem):
         np.testing.assert_array_equal(predicted[k], expected, err_msg=f"k={k}")
 
 
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(tied_problem())
+def test_worker_threads_change_nothing_but_the_speed(problem):
+    """Blocks searched on several threads: the same predictions and the same counts of fallback
+    rows and heap replays as one thread (each thread has its own buffer; counters are summed)."""
+    x_train, y_train, x_test, ks, extra, block = problem
+    one, one_stats = predict_many_k(
+        x_train, y_train, x_test, ks, extra_candidates=extra, block_rows=block, workers=1
+    )
+    seen: list[int] = []
+    many, many_stats = predict_many_k(
+        x_train,
+        y_train,
+        x_test,
+        ks,
+        extra_candidates=extra,
+        block_rows=block,
+        workers=4,
+        progress=lambda done, total: seen.append(done),
+    )
+    for k in ks:
+        np.testing.assert_array_equal(many[k], one[k], err_msg=f"k={k}")
+    assert many_stats == one_stats
+    assert seen == sorted(seen) and seen[-1] == len(x_test)  # progress in order, to the end
+
+
+def test_worker_threads_on_blocks_large_enough_to_overlap():
+    """Enough blocks, each long enough for threads to overlap, so a buffer or counter shared
+    between them would show up as a wrong prediction or count."""
+    rng = np.random.default_rng(7)
+    x_train = rng.integers(0, 4, size=(4000, 48)).astype(np.uint8)
+    y_train = rng.integers(0, 10, len(x_train))
+    x_test = rng.integers(0, 4, size=(600, 48)).astype(np.uint8)
+    one, one_stats = predict_many_k(x_train, y_train, x_test, [1, 5, 9], block_rows=8, workers=1)
+    many, many_stats = predict_many_k(x_train, y_train, x_test, [1, 5, 9], block_rows=8, workers=4)
+    for k in (1, 5, 9):
+        np.testing.assert_array_equal(many[k], one[k], err_msg=f"k={k}")
+    assert many_stats == one_stats and one_stats.heap_replays > 0
+
+
 def test_heap_keeps_a_higher_index_where_sklearn_does():
     """The case that makes the replay necessary: the lowest-index rule would keep index 0."""
     dist = np.array([5.0, 5.0, 5.0, 1.0, 1.0])

@@ -110,8 +110,9 @@ def main(argv: list[str] | None = None) -> None:
             "raise --train-limit/--test-limit or use --representation raw"
         )
 
-    # MLflow's, skops's and matplotlib's imports and the store's set-up (~10 s of one core) run on
-    # one core while the search's first blocks run on the other; then the search takes both.
+    # MLflow's, skops's and matplotlib's imports and the store's set-up (~7 s of one core) run on
+    # a thread of their own beside the search's workers (one per core BLAS would use: all of
+    # them in train-knn, the runner's share in a sweep trial), which sleep while they wait.
     saving_ready = common.in_background(common.prepare_saving)
 
     # The model takes pixels scaled to 0-1; the raw search (and the raw model) work on the integer
@@ -136,7 +137,6 @@ def main(argv: list[str] | None = None) -> None:
         search_test,
         args.ks,
         progress=progress,
-        threads=lambda: None if saving_ready.done() else 1,
     )
     search_seconds = time.perf_counter() - started
     accuracy = {k: float((p == data.y_test).mean()) for k, p in predictions.items()}

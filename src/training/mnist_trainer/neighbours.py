@@ -22,7 +22,9 @@ differ only on distances equal to within float64 rounding.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -61,14 +63,19 @@ def predict_many_k(
     block_rows: int = DEFAULT_BLOCK_ROWS,
     extra_candidates: int = DEFAULT_EXTRA_CANDIDATES,
     progress: Callable[[int, int], None] | None = None,
-    threads: Callable[[], int | None] | None = None,
+    workers: int | None = None,
 ) -> tuple[dict[int, np.ndarray], SearchStats]:
     """Predict labels of `x_test` for every k in `ks` with one neighbour search.
 
     Returns ({k: predicted labels, same dtype as y_train}, stats). `progress(done, total)` is
-    called after each block of test rows; `threads()` before each, giving the BLAS threads for its
-    product (None: BLAS's own count), e.g. one while the script sets up on the other core. The
-    thread count changes the speed only: the candidates are proved complete either way.
+    called after each block of test rows, in order. `workers` threads (None: as many as BLAS
+    would use, which honours OPENBLAS_NUM_THREADS/OMP_NUM_THREADS and is otherwise the cores)
+    search blocks side by side, each product on one BLAS thread. Measured here on full MNIST,
+    raw pixels: 8.3 s with two workers, 10.4 s with one block at a time on two BLAS threads (the
+    selection and exact distances after each product ran on one core), 16.6 s on one. Workers
+    that wait sleep, where BLAS's own threads spin when the cores are busy elsewhere. The count
+    changes the speed only: every product runs on one thread, and the candidates are proved
+    complete either way.
     """
     ks = sorted(set(int(k) for k in ks))
     n_train = len(x_train)
@@ -86,32 +93,33 @@ def predict_many_k(
     classes, y_codes = np.unique(y_train, return_inverse=True)
     search = _Search(x_train, y_codes.astype(np.intp), len(classes), ks, extra_candidates)
     predictions = {k: np.empty(len(x_test), dtype=np.intp) for k in ks}
-    # One controller for the whole search: building one (what `threadpool_limits` does on every
-    # call) walks every loaded shared library, ~15% of a PCA-50 search's time once MLflow is in.
-    # It knows the libraries loaded now, numpy's BLAS among them: the one the product uses.
-    controller = None
-    if threads is not None:
-        from threadpoolctl import ThreadpoolController
+    # One controller for the whole search: it knows the libraries loaded now, numpy's BLAS among
+    # them (building one walks every loaded shared library: once, not per block).
+    from threadpoolctl import ThreadpoolController
 
-        controller = ThreadpoolController()
-    for start in range(0, len(x_test), block_rows):
-        stop = min(start + block_rows, len(x_test))
-        limit = threads() if threads is not None else None
-        if controller is None or limit is None:
-            found = search.block(x_test[start:stop])
-        else:
-            with controller.limit(limits=limit, user_api="blas"):
-                found = search.block(x_test[start:stop])
-        for k, codes in found.items():
-            predictions[k][start:stop] = codes
-        if progress is not None:
-            progress(stop, len(x_test))
+    blas = ThreadpoolController().select(user_api="blas")
+    if workers is None:
+        workers = max([1, *(int(lib["num_threads"]) for lib in blas.info())])
+    starts = range(0, len(x_test), block_rows)
+    pool = ThreadPoolExecutor(max(1, min(workers, len(starts))), thread_name_prefix="knn")
+    try:
+        with blas.limit(limits=1):
+            blocks = pool.map(lambda at: search.block(x_test[at : at + block_rows]), starts)
+            for start, found in zip(starts, blocks, strict=True):
+                stop = min(start + block_rows, len(x_test))
+                for k, codes in found.items():
+                    predictions[k][start:stop] = codes
+                if progress is not None:
+                    progress(stop, len(x_test))
+    finally:  # on an error or Ctrl-C, the blocks not yet started are dropped
+        pool.shutdown(wait=True, cancel_futures=True)
     stats = SearchStats(len(x_test), search.m, search.full_rows, search.heap_replays)
     return {k: classes[codes] for k, codes in predictions.items()}, stats
 
 
 class _Search:
-    """The training side, prepared once, and the per-block search."""
+    """The training side, prepared once, and the per-block search (thread-safe: each thread has
+    its own distance buffer, and the counters are added under a lock)."""
 
     def __init__(
         self, x_train: np.ndarray, y_codes: np.ndarray, n_classes: int, ks: list[int], extra: int
@@ -133,7 +141,8 @@ class _Search:
         self.max_norm2 = float(self.norm64.max(initial=0.0))
         self.full_rows = 0
         self.heap_replays = 0
-        self._approx: np.ndarray | None = None
+        self._lock = threading.Lock()
+        self._local = threading.local()  # .approx: this thread's distance buffer
 
     def block(self, x_test: np.ndarray) -> dict[int, np.ndarray]:
         """Predicted class codes for one block of test rows, for every k."""
@@ -145,9 +154,9 @@ class _Search:
 
         if m < n_train:
             # The one big product, ||y||^2 - 2 x.y: (-2 x).y rounds exactly as -2 (x.y) (a power
-            # of two; barring subnormal values), written into one buffer reused by every block
-            # (no fresh 123 MB per block; it stays allocated through the search: peak RSS
-            # 568 -> 609 MiB in `make bench`).
+            # of two; barring subnormal values), written into a buffer each worker thread reuses
+            # for all its blocks (no fresh 123 MB per block; it stays allocated through the
+            # search).
             approx = np.matmul(q32 * np.float32(-2), self.x32.T, out=self._buffer(len(q32)))
             approx += self.norm32
             cand, next_approx = _nearest_candidates(approx, m)
@@ -168,7 +177,7 @@ class _Search:
             full[row] = self._full_row(q64[row], q_norm[row])
             best = np.lexsort((np.arange(n_train), full[row]))[:m]
             cand[row], dist[row] = best, full[row][best]
-        self.full_rows += len(full)
+        fallbacks, replays = len(full), 0
 
         labels = self.y[cand[:, :kmax]]
         counts = np.cumsum(labels[:, :, None] == np.arange(self.n_classes), axis=1, dtype=np.int32)
@@ -183,14 +192,18 @@ class _Search:
                     full[row] = self._full_row(q64[row], q_norm[row])
                 kept = sklearn_heap_topk(full[row], k)
                 out[k][row] = np.argmax(np.bincount(self.y[kept], minlength=self.n_classes))
-                self.heap_replays += 1
+                replays += 1
+        with self._lock:
+            self.full_rows += fallbacks
+            self.heap_replays += replays
         return out
 
     def _buffer(self, rows: int) -> np.ndarray:
-        """The float32 (rows, n_train) block of approximate distances, allocated once."""
-        if self._approx is None or len(self._approx) < rows:
-            self._approx = np.empty((rows, len(self.x32)), dtype=np.float32)
-        return self._approx[:rows]
+        """This thread's float32 (rows, n_train) block of approximate distances, allocated once."""
+        approx: np.ndarray | None = getattr(self._local, "approx", None)
+        if approx is None or len(approx) < rows:
+            approx = self._local.approx = np.empty((rows, len(self.x32)), dtype=np.float32)
+        return approx[:rows]
 
     def _exact(self, q64: np.ndarray, q_norm: np.ndarray, cand: np.ndarray) -> np.ndarray:
         """float64 squared distances to the candidates, formed as scikit-learn forms them."""
