@@ -87,7 +87,7 @@ def render_table(results_file: Path = RESULTS) -> str:
         )
         whole = demo.get("process_seconds", demo["timings"]["total"])
         rows.append(
-            f"| `make demo`, full MNIST: the whole command | | {whole:.0f} s "
+            f"| `make demo`, full MNIST: the whole command | | {whole:.1f} s "
             f"(budget {demo['budget_seconds']} s: {_yes(demo['within_budget'])}) |"
         )
         beside = Path(BACKGROUND_JOB).stem

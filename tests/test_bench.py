@@ -63,4 +63,8 @@ def test_demo_section_reports_every_phase_against_the_budget():
     # Judged on the whole command when it was timed: the tool's start and summary count too.
     timed = demo_section({**figures, "process_seconds": 61.2})
     assert timed.figures["within_budget"] is False
-    assert {w.strip(): o for w, _, o in timed.rows}["the whole command, start to exit"] == "61 s"
+    assert {w.strip(): o for w, _, o in timed.rows}["the whole command, start to exit"] == "61.2 s"
+    # One decimal: a run just under the budget never reads as the budget itself ("60 s").
+    close = demo_section({**figures, "process_seconds": 59.66})
+    assert close.figures["within_budget"] is True
+    assert {w.strip(): o for w, _, o in close.rows}["the whole command, start to exit"] == "59.7 s"
