@@ -145,35 +145,65 @@ jobs:
         type: uri_folder
   change:
     type: command
-    command: echo changed >> ${{{{inputs.data}}}}/a.txt; touch ${{{{inputs.data}}}}/new.txt; true
+    command: >-
+      echo changed >> ${{{{inputs.data}}}}/a.txt; touch ${{{{inputs.data}}}}/new.txt;
+      touch ${{{{outputs.done}}}}/done
     environment:
       image: python:3.11-slim
     inputs:
       data:
         type: uri_folder
         path: ${{{{parent.jobs.make.outputs.out}}}}{mode}
+    outputs:
+      done:
+        type: uri_folder
+  read:
+    type: command
+    command: >-
+      ls ${{{{inputs.data}}}} > ${{{{outputs.seen}}}}/seen.txt;
+      cat ${{{{inputs.data}}}}/a.txt >> ${{{{outputs.seen}}}}/seen.txt
+    environment:
+      image: python:3.11-slim
+    inputs:
+      data: ${{{{parent.jobs.make.outputs.out}}}}
+      after: ${{{{parent.jobs.change.outputs.done}}}}
+    outputs:
+      seen:
+        type: uri_folder
 """
 
 
 @pytest.mark.timeout(300)
 @pytest.mark.parametrize(("mode", "reaches_source"), [("", False), ("direct", True)])
 def test_a_step_writing_into_another_steps_output_changes_it_only_in_direct_mode(
-    home: Path, tmp_path: Path, mode: str, reaches_source: bool
+    home: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    mode: str,
+    reaches_source: bool,
 ) -> None:
     """A step's output read by a later step is an input like any other: mounted read-only on
-    Azure unless `direct`, so here the later step gets the run's copy of it."""
+    Azure unless `direct`, so each step that reads it gets a copy of its own: what one writes
+    there reaches neither the output nor the next step that reads it."""
     job = tmp_path / "pipeline.yml"
     given_mode = f"\n        mode: {mode}" if mode else ""
     job.write_text(WRITES_INTO_UPSTREAM_OUTPUT.format(mode=given_mode))
     record = run_job(job)
     assert record.status == "FINISHED", [(c.name, c.error) for c in record.children]
-    made = Path(next(c for c in record.children if c.name == "make").outputs["out"])
+    steps = {c.name: c for c in record.children}
+    made = Path(steps["make"].outputs["out"])
     changed = (made / "a.txt").read_text() != "original\n" or (made / "new.txt").exists()
     assert changed is reaches_source
+    seen = (Path(steps["read"].outputs["seen"]) / "seen.txt").read_text()
+    expected = "a.txt\nnew.txt\noriginal\nchanged\n" if reaches_source else "a.txt\noriginal\n"
+    assert seen == expected
+    said = capsys.readouterr().err.replace("\n", "")
+    wrote_its_copy = not reaches_source and os.geteuid() == 0  # otherwise the write fails
+    assert ("change wrote into inputs.data" in said) is wrote_its_copy
     assert not (Path(record.folder or "") / "inputs").exists()
 
 
-def test_an_input_copy_is_made_once_per_run_without_write_permission(
+def test_each_reader_gets_a_read_only_copy_made_at_its_start_and_removed_at_its_end(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     import stat
@@ -184,15 +214,31 @@ def test_an_input_copy_is_made_once_per_run_without_write_permission(
     (source / "sub").mkdir(parents=True)
     (source / "sub" / "a.txt").write_text("a")
     mounts = Mounts(tmp_path / "run")
-    copy = mounts.view(source, None)
-    assert mounts.view(source, "ro_mount") == copy  # trials and steps share the run's copy
+    first, second = mounts.view(source, None), mounts.view(source, "ro_mount")
+    assert first != second  # one per step or trial, as Azure mounts the input on each node
     assert mounts.view(source, "direct") == source
+    assert not first.exists()  # made when its reader starts
+    assert mounts.attach([str(first), "3", str(source)], "trial-00") == [str(first)]
     said = capsys.readouterr().err.replace("\n", "")  # one line, maybe wrapped by the console
-    assert said.count("read-only copy") == 1 and str(source) in said and str(copy) in said
-    for path in [copy, copy / "sub", copy / "sub" / "a.txt"]:
+    assert said.count("read-only copy") == 1 and str(source) in said and str(first) in said
+    assert "trial-00" in said
+    for path in [first, first / "sub", first / "sub" / "a.txt"]:
         assert not path.stat().st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH), path
-    assert (copy / "sub" / "a.txt").read_text() == "a"
-    mounts.remove()
+    assert (first / "sub" / "a.txt").read_text() == "a"
+    assert not second.exists()
+
+    mounts.detach([str(first)], "trial-00", {str(first): "inputs.data"})
+    assert not first.exists() and "wrote" not in capsys.readouterr().err
+    mounts.attach([str(second)], "trial-01")
+    os.chmod(second / "sub", stat.S_IRWXU)  # what a job run as root can do without asking
+    (second / "sub" / "b.txt").write_text("b")
+    mounts.detach([str(second)], "trial-01", {str(second): "inputs.data"})
+    warned = capsys.readouterr().err.replace("\n", "")
+    assert "trial-01 wrote into inputs.data" in warned and str(source) in warned
+    assert not second.exists()
+    assert sorted(p.name for p in source.rglob("*")) == ["a.txt", "sub"]  # the source untouched
+    mounts.attach([str(mounts.view(source, None))], "trial-02")
+    mounts.remove()  # what an interrupted run leaves
     assert not (tmp_path / "run" / "inputs").exists()
     assert (source / "sub" / "a.txt").stat().st_mode & stat.S_IWUSR  # the source keeps its mode
 

@@ -169,9 +169,12 @@ def run_tasks(
             )
         )
 
+    attached: dict[int, list[str]] = {}  # launch -> the input copies made for it
+
     def on_start(i: int) -> dict[str, str]:
         task, launch = tasks[i], launches[i]
         copy_code(task.code, launch.cwd)
+        attached[i] = ctx.mounts.attach(task.values.values(), task.name)
         layer = ctx.environments[task.environment].layer(launch.cwd.parent / "environment")
         share = thread_share(ctx.cores, concurrency, task.env)
         launch.env = child_environment({**share, **layer, **task.env})
@@ -186,6 +189,8 @@ def run_tasks(
         return ctx.tracker.child_env(run_id)
 
     def on_exit(i: int, outcome: Outcome) -> None:
+        names = {value: key for key, value in tasks[i].values.items()}
+        ctx.mounts.detach(attached.pop(i, []), tasks[i].name, names)
         record = records[i]
         record.seconds = outcome.seconds
         if outcome.how != "not_started":

@@ -1,12 +1,13 @@
-"""Data inputs as a job sees them: its own read-only copy, never the source.
+"""Data inputs as a job sees them: a read-only copy of its own, never the source.
 
 On Azure a `uri_folder`/`uri_file` input is mounted read-only (`ro_mount`, the default) or
-downloaded (`download`) for the job: either way the job cannot change the data it was given.
-Here the source is a folder on this machine (the data cache, a path beside the YAML, a downloaded
-file), so each run gets a copy of every data input it reads, made once per source and shared by
-the run's trials and steps, with its write permission cleared (a job run as root can still write
-into the copy, but only into the copy). `direct` passes the job the location itself, as on Azure.
-The copies go when the run ends, as Azure unmounts them. Input modes:
+downloaded (`download`) for each node that runs a job, trial or step: none of them can change the
+data it was given, nor what another one reads. Here the source is a folder on this machine (the
+data cache, a path beside the YAML, a downloaded file, another step's output), so each step or
+trial that reads it gets a copy of its own, made when it starts and removed when it ends, with its
+write permission cleared. A job run as root can still write into its copy; that write reaches no
+other step or trial, and the run says which input was written (on Azure the write fails).
+`direct` passes the job the location itself, as on Azure. Input modes:
 https://learn.microsoft.com/python/api/azure-ai-ml/azure.ai.ml.input (ro_mount mounts read-only,
 download downloads, direct passes the URI as a string); azure-ai-ml refuses `rw_mount` for a
 command job's uri_folder input ("not in set ['download', 'ro_mount', 'direct']").
@@ -18,6 +19,7 @@ import contextlib
 import os
 import shutil
 import stat
+from collections.abc import Iterable
 from pathlib import Path
 
 from rich.console import Console
@@ -27,45 +29,98 @@ console = Console(stderr=True)
 SOURCE_MODES = frozenset({"direct"})
 """Input modes whose job is given the data's location itself, not a copy."""
 
+Listing = frozenset[tuple[str, int, int]]
+"""(path inside the copy, size, modification time in ns) of every entry: what a write changes."""
+
 
 class Mounts:
-    """The read-only copies of one run's data inputs, under `<run folder>/inputs`."""
+    """The read-only copies of one run's data inputs, under `<run folder>/inputs/N/`."""
 
     def __init__(self, run_folder: Path) -> None:
         self.folder = run_folder / "inputs"
-        self.copies: dict[Path, Path] = {}
+        self.sources: dict[str, Path] = {}  # copy path, as bound into a command -> its source
+        self.listings: dict[str, Listing] = {}  # the copies that exist now, as made
 
     def view(self, source: Path, mode: str | None) -> Path:
-        """What the job is given for `source` in `mode` (None: Azure's default, ro_mount)."""
+        """Where one step or trial will read `source` in `mode` (None: Azure's default,
+        ro_mount): a new copy's path, made by `attach` when that step or trial starts."""
         if mode in SOURCE_MODES:
             return source
-        if source not in self.copies:
-            target = self.folder / str(len(self.copies)) / source.name
+        target = self.folder / str(len(self.sources)) / source.name
+        self.sources[str(target)] = source
+        return target
+
+    def attach(self, values: Iterable[str], who: str) -> list[str]:
+        """Make the copies among `values` (a command's bound inputs) for `who`; their paths."""
+        made = []
+        for value in values:
+            source = self.sources.get(value)
+            if source is None or value in self.listings:
+                continue
+            target = Path(value)
             target.parent.mkdir(parents=True, exist_ok=True)
             if source.is_dir():
                 shutil.copytree(source, target, symlinks=False)
             else:
                 shutil.copy2(source, target)
             _read_only(target)
-            self.copies[source] = target
+            self.listings[value] = _listing(target)
+            made.append(value)
             # A job's messages name the copy; this line maps it back to the data it came from.
             console.print(
-                f"input {source} -> read-only copy {target}", highlight=False, soft_wrap=True
+                f"{who}: input {source} -> read-only copy {target}", highlight=False, soft_wrap=True
             )
-        return self.copies[source]
+        return made
+
+    def detach(self, copies: Iterable[str], who: str, names: dict[str, str]) -> None:
+        """Remove `who`'s copies once it has ended, saying which of them it wrote into (`names`:
+        copy path -> the input's name). Best effort, as `remove`."""
+        for value in copies:
+            listing = self.listings.pop(value, None)
+            target = Path(value)
+            if listing is not None and target.exists() and _listing(target) != listing:
+                console.print(
+                    f"[yellow]warning[/]: {who} wrote into {names.get(value, 'an input')} (its "
+                    f"read-only copy of {self.sources[value]}); on Azure the input is mounted "
+                    "read-only and that write fails",
+                    highlight=False,
+                    soft_wrap=True,
+                )
+            _remove_tree(target.parent)
 
     def remove(self) -> None:
-        """Remove the copies (their folders made writable first, so a user who is not root can).
+        """Remove every copy left (an interrupted run's).
 
         Best effort: it runs while a run ends, perhaps on an error, which it must not hide; what
         it cannot remove stays inside the run folder."""
-        if not self.folder.exists():
-            return
+        _remove_tree(self.folder)
+        self.listings.clear()
+
+
+def _listing(path: Path) -> Listing:
+    """Every entry under `path` (and `path` itself) with its size and modification time."""
+    entries = [path]
+    if path.is_dir():
+        for root, dirs, files in os.walk(path):
+            entries.extend(Path(root) / name for name in [*dirs, *files])
+    found = set()
+    for entry in entries:
         with contextlib.suppress(OSError):
-            for root, dirs, _files in os.walk(self.folder):
-                for name in dirs:
-                    os.chmod(Path(root) / name, stat.S_IRWXU)
-        shutil.rmtree(self.folder, ignore_errors=True)
+            info = entry.lstat()
+            found.add((str(entry.relative_to(path.parent)), info.st_size, info.st_mtime_ns))
+    return frozenset(found)
+
+
+def _remove_tree(folder: Path) -> None:
+    """Remove `folder`, its folders made writable first (so a user who is not root can)."""
+    if not folder.exists():
+        return
+    with contextlib.suppress(OSError):
+        os.chmod(folder, stat.S_IRWXU)
+        for root, dirs, _files in os.walk(folder):
+            for name in dirs:
+                os.chmod(Path(root) / name, stat.S_IRWXU)
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def _read_only(path: Path) -> None:
