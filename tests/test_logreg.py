@@ -142,11 +142,13 @@ def run():
     print("last line, unflushed", end="")
     if sys.argv[1] == "usage":
         raise UsageError("bad --data")
+    if sys.argv[1] == "ctrl-c":
+        raise KeyboardInterrupt
 main_guard(run)
 """
 
 
-@pytest.mark.parametrize(("how", "status"), [("ok", 0), ("usage", 2)])
+@pytest.mark.parametrize(("how", "status"), [("ok", 0), ("usage", 2), ("ctrl-c", 130)])
 def test_main_guard_ends_with_atexit_handlers_run_and_output_flushed(how: str, status: int):
     """A successful run skips the interpreter's teardown (os._exit), but nothing else."""
     import subprocess
@@ -161,3 +163,5 @@ def test_main_guard_ends_with_atexit_handlers_run_and_output_flushed(how: str, s
     assert "atexit handler ran" in done.stdout
     assert "collection on while loading: False" in done.stderr
     assert ("error: bad --data" in done.stderr) == (how == "usage")
+    assert ("interrupted" in done.stderr) == (how == "ctrl-c")
+    assert "Traceback" not in done.stderr

@@ -27,7 +27,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Generic, TypeVar
+from typing import Generic, NoReturn, TypeVar
 
 import numpy as np
 
@@ -263,7 +263,9 @@ def main_guard(run: Callable[[], None]) -> None:
     After a successful run the process ends without the interpreter's teardown (freeing thousands
     of modules' objects after MLflow, scikit-learn and skops: 3-4 s measured on this machine under
     load, for nothing): the atexit handlers run, stdout and stderr are flushed, then os._exit(0).
-    By then the MLflow run has ended and every file the script wrote is closed.
+    By then the MLflow run has ended and every file the script wrote is closed. Ctrl-C ends the
+    same way with "interrupted" and status 130 (a traceback through the search's worker threads
+    said nothing more).
     """
     # No cyclic garbage collection while the modules load (scikit-learn, MLflow, skops,
     # matplotlib: ~700,000 objects that live until the end): its passes over them found nothing
@@ -275,7 +277,15 @@ def main_guard(run: Callable[[], None]) -> None:
     except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)
+    except KeyboardInterrupt:  # Ctrl-C on a script run by hand: one line, not a traceback
+        print("interrupted", file=sys.stderr)
+        _end(130)  # a shell's code for SIGINT
+    _end(0)
+
+
+def _end(status: int) -> NoReturn:
+    """Exit with `status` after the atexit handlers and a flush, without the teardown."""
     atexit._run_exitfuncs()
     sys.stdout.flush()
     sys.stderr.flush()
-    os._exit(0)
+    os._exit(status)
