@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -151,11 +152,16 @@ def test_the_model_layout_links_the_folder_and_goes_with_the_server(model_dir: P
     import gc
 
     server = local_endpoint.start(model_dir, local_endpoint.free_port(), log=Path(os.devnull))
-    environ = Path(f"/proc/{server.pid}/environ").read_bytes().split(b"\0")
+    # Until the child has exec'd the server, /proc shows the parent's environment: wait for it.
+    deadline = time.monotonic() + 30
+    found: list[bytes] = []
+    while not found and time.monotonic() < deadline:
+        environ = Path(f"/proc/{server.pid}/environ").read_bytes().split(b"\0")
+        found = [v for v in environ if v.startswith(b"AZUREML_MODEL_DIR=")]
+        time.sleep(0.01)
     local_endpoint.stop(server)
-    served = Path(
-        next(v for v in environ if v.startswith(b"AZUREML_MODEL_DIR=")).split(b"=", 1)[1].decode()
-    )
+    assert found, "the server never had AZUREML_MODEL_DIR in its environment"
+    served = Path(found[0].split(b"=", 1)[1].decode())
     assert served.parts[-3:] == ("azureml-models", local_endpoint.MODEL_NAME, "1")
     assert served.resolve() == model_dir.resolve()
     root = served.parents[2]
