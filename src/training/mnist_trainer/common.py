@@ -225,10 +225,6 @@ class Background(Generic[T]):
         finally:
             sys.setswitchinterval(previous)
 
-    def done(self) -> bool:
-        """True once the work has ended (well or not)."""
-        return not self._thread.is_alive()
-
     def __call__(self) -> T:
         """Wait for the work; its result, or its exception raised here."""
         self._thread.join()
@@ -239,7 +235,7 @@ class Background(Generic[T]):
 
 def in_background(work: Callable[[], T]) -> Background[T]:
     """Start `work` on a thread; calling the object returned waits for it and gives its result
-    (or raises its exception), `.done()` tells whether it has ended.
+    (or raises its exception).
 
     For what a script needs later but not yet (MLflow's import and store set-up, matplotlib, a plot
     that waits for no result) while the main thread computes in numpy/BLAS or scikit-learn's loss
