@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -226,3 +229,67 @@ def test_the_experiment_opens_as_model_training_in_the_mlflow_ui(
     client.set_experiment_tag(experiment_id, EXPERIMENT_KIND_TAG, "genai_development")
     assert Tracker("older-mlflow", home).fast
     assert client.get_experiment(experiment_id).tags[EXPERIMENT_KIND_TAG] == "genai_development"
+
+
+@contextlib.contextmanager
+def _interrupted_migrations() -> Iterator[None]:
+    """Ctrl-C inside MLflow's schema migrations, where a real one left a store no later run could
+    open: right after a migration has created the `_alembic_tmp_` copy of a table it rebuilds
+    (SQLite's ALTER TABLE by copy), KeyboardInterrupt is raised, as the signal would be."""
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    def after(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if statement.lstrip().upper().startswith("CREATE TABLE _ALEMBIC_TMP_"):
+            raise KeyboardInterrupt
+
+    event.listen(Engine, "after_cursor_execute", after)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            yield
+    finally:
+        event.remove(Engine, "after_cursor_execute", after)
+
+
+def test_a_first_run_interrupted_while_the_store_is_created_leaves_no_store(
+    tmp_path: Path,
+) -> None:
+    home = tmp_path / "first"
+    with _interrupted_migrations():
+        Tracker(EXPERIMENT, home)
+    assert sorted(p.name for p in home.iterdir()) == []  # no store, no temporary file
+    tracker = Tracker(EXPERIMENT, home)  # the next run creates the store whole
+    run_id = tracker.start("after-the-interrupt")
+    tracker.end(run_id, "FINISHED")
+    assert tracker.client.get_run(run_id).info.status == "FINISHED"
+    assert Tracker(EXPERIMENT, home).fast
+
+
+def test_a_store_mlflow_cannot_open_is_named_with_the_way_out(tmp_path: Path) -> None:
+    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+
+    from workshop.errors import WorkshopError
+
+    made = tmp_path / "made"  # its engine stays in MLflow's per-URI cache: copied out of it
+    made.mkdir()
+    with _interrupted_migrations():  # migrated in place, as MLflow does: half a schema
+        SqlAlchemyStore(store_uri(made), made.as_uri())
+    home = tmp_path / "half"
+    home.mkdir()
+    shutil.copyfile(made / "mlflow.db", home / "mlflow.db")
+    with pytest.raises(WorkshopError) as raised:
+        Tracker(EXPERIMENT, home)
+    db = home / "mlflow.db"
+    assert str(raised.value).startswith(f"the local MLflow store {db} cannot be used: ")
+    assert raised.value.hint is not None and f"mv {db} {db}.broken" in raised.value.hint
+    db.rename(db.with_name("mlflow.db.broken"))  # the way out the message gives, then a new
+    subprocess.run(  # process, as the rerun is (this one's engine for the URI is MLflow's cache)
+        [sys.executable, "-c", _CREATE, str(home), EXPERIMENT], check=True, timeout=120
+    )
+    assert Tracker(EXPERIMENT, home).fast
+
+
+_CREATE = (
+    "import sys; from pathlib import Path; from workshop.runner.tracking import Tracker; "
+    "Tracker(sys.argv[2], Path(sys.argv[1]))"
+)

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
+from workshop.errors import WorkshopError
 from workshop.paths import runs_dir
 
 PARENT_TAG = "mlflow.parentRunId"
@@ -103,14 +104,17 @@ class Tracker:
         if self._client is None:
             from mlflow.tracking import MlflowClient
 
-            logging.getLogger("alembic").setLevel(logging.WARNING)
-            logging.getLogger("mlflow.store.db.utils").setLevel(logging.WARNING)
+            _quiet_store_set_up()
             self._client = MlflowClient(tracking_uri=self.uri)
         return self._client
 
     def _experiment_with_mlflow(self, experiment: str) -> str:
-        client = self.client  # creates or upgrades the store's schema
-        found = client.get_experiment_by_name(experiment)
+        _create_store(self.home)
+        try:
+            found = self.client.get_experiment_by_name(experiment)
+        except Exception as exc:  # SQLAlchemy's and MLflow's errors: the store, not the job
+            raise _unusable_store(self.home, exc) from exc
+        client = self.client
         if found is None:
             experiment_id = client.create_experiment(
                 experiment,
@@ -239,6 +243,53 @@ def _mlflow_version() -> str | None:
 def _revision(db: sqlite3.Connection) -> str | None:
     row = db.execute("SELECT version_num FROM alembic_version").fetchone()
     return str(row[0]) if row else None
+
+
+def _create_store(home: Path) -> None:
+    """A new store is built under a temporary name, then linked into place whole.
+
+    MLflow creates a store's schema by running its migrations one by one (seconds; dozens of
+    ALTER TABLEs, each committed on its own). Interrupted half-way, in place, the database was
+    left half-migrated, and every later run failed on it ("table _alembic_tmp_experiments already
+    exists"). Built aside, an interrupt leaves only the temporary file, which is removed.
+    `os.link` does not replace a store another process linked first: theirs stands.
+    """
+    path = home / "mlflow.db"
+    if path.exists():
+        return
+    fd, name = tempfile.mkstemp(dir=home, prefix=".tmp-", suffix=".db")
+    os.close(fd)  # SQLite takes an empty file as an empty database
+    temp = Path(name)
+    try:
+        _quiet_store_set_up()
+        from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+
+        store = SqlAlchemyStore(f"sqlite:///{temp}", artifact_root(home))  # runs the migrations
+        store.engine.dispose()  # no connection left open on the file once it is the store
+        with contextlib.suppress(FileExistsError):
+            os.link(temp, path)
+    finally:
+        for leftover in (temp, temp.with_name(temp.name + "-journal")):
+            leftover.unlink(missing_ok=True)
+
+
+def _quiet_store_set_up() -> None:
+    """MLflow logs every migration it runs at INFO; a trainee needs none of those lines."""
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    logging.getLogger("mlflow.store.db.utils").setLevel(logging.WARNING)
+
+
+def _unusable_store(home: Path, exc: Exception) -> WorkshopError:
+    """MLflow's error on opening the store, as one naming the file and the way out."""
+    path = home / "mlflow.db"
+    text = str(exc).strip()
+    return WorkshopError(
+        f"the local MLflow store {path} cannot be used: "
+        f"{text.splitlines()[0] if text else type(exc).__name__}",
+        hint=f"move it aside (`mv {path} {path}.broken`) and rerun: the next run creates a new "
+        "store (the old one's runs, if MLflow can read them: "
+        f"`mlflow ui --backend-store-uri sqlite:///{path}.broken`)",
+    )
 
 
 def _write_marker(home: Path) -> None:
