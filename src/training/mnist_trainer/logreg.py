@@ -34,7 +34,8 @@ import numpy as np
 from mnist_trainer import common
 
 # scikit-learn's own C and tol. Measured on full MNIST, centred, one thread (benchmarks/results.json
-# has the latest): 94 iterations, 0.9265. tol 3e-4 stopped at 47 iterations and 0.9254, too close
+# has the latest): 94 iterations, 0.9261 or 0.9265 by the BLAS kernel (README, "Reproducibility").
+# tol 3e-4 stopped at 47 iterations and 0.9254, too close
 # to the 0.925 floor; the raw pixels at tol 1e-4 need over 150.
 DEFAULTS = {"C": 1.0, "tol": 1e-4, "max_iter": 1000}
 THREADS = 1  # BLAS/OpenMP threads of the fit: see the module docstring
