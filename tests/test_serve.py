@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from tests.mnist_fixtures import make_mnist_dir
 from workshop import local_endpoint
-from workshop.errors import WorkshopError
+from workshop.errors import ExitCode, WorkshopError
 
 
 @pytest.fixture(scope="module")
@@ -177,6 +177,37 @@ def test_a_server_that_is_down_is_named_with_the_fix() -> None:
     with pytest.raises(WorkshopError, match="nothing answers at") as info:
         local_endpoint.score(f"http://127.0.0.1:{port}", np.zeros((1, 784)))
     assert "workshop serve --model" in str(info.value)
+    assert info.value.exit_code == ExitCode.SERVICE_FAILED  # not the user's input: the service
+
+
+@pytest.mark.parametrize(
+    ("status", "exit_code", "hint"),
+    [
+        (500, ExitCode.SERVICE_FAILED, "read the server log"),
+        (502, ExitCode.SERVICE_FAILED, "read the server log"),
+        (401, ExitCode.SERVICE_FAILED, "check --key"),
+        (403, ExitCode.SERVICE_FAILED, "check --key"),
+        (400, ExitCode.BAD_INPUT, "fix the request"),
+        (422, ExitCode.BAD_INPUT, "fix the request"),
+    ],
+)
+def test_an_endpoints_refusal_exits_by_whose_side_it_is(
+    monkeypatch: pytest.MonkeyPatch, status: int, exit_code: ExitCode, hint: str
+) -> None:
+    class Answer:
+        status_code = status
+        reason = "Reason"
+        text = '{"message": "the server says why"}'
+
+        def json(self) -> object:
+            return {"message": "the server says why"}
+
+    monkeypatch.setattr(requests, "post", lambda *args, **kwargs: Answer())
+    with pytest.raises(WorkshopError) as info:
+        local_endpoint.score("http://127.0.0.1:5001", np.zeros((1, 784)))
+    assert info.value.args[0] == f"the endpoint answered {status}: the server says why"
+    assert info.value.exit_code == exit_code
+    assert info.value.hint is not None and info.value.hint.startswith(hint)
 
 
 def test_serve_refuses_a_folder_without_a_model(tmp_path: Path) -> None:

@@ -34,8 +34,8 @@ _MEANINGS = {
     ExitCode.CHECK_FAILED: "a cloud check failed: a `preflight` check, the `smoke` accuracy below "
     "`--min-accuracy` or not logged",
     ExitCode.JOB_FAILED: "a job ended without success: `run`, `submit --wait`, `warmup`, `smoke`",
-    ExitCode.SERVICE_FAILED: "Azure or a download refused or could not be reached: sign-in, "
-    "permission, a missing resource, the network, no MNIST mirror with a valid file",
+    ExitCode.SERVICE_FAILED: "Azure, an endpoint or a download refused or could not be reached: "
+    "sign-in, permission, a missing resource, the network, no MNIST mirror with a valid file",
     ExitCode.INTERRUPTED: "interrupted: Ctrl-C, SIGTERM or SIGHUP (child processes stopped, "
     "local runs marked KILLED)",
 }

@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
-from workshop.errors import WorkshopError
+from workshop.errors import ExitCode, WorkshopError
 from workshop.paths import TRAINING_DIR
 from workshop.stopping import signals_held, stop_signals_interrupt
 
@@ -273,17 +273,25 @@ def score(url: str, images: np.ndarray, *, key: str | None = None) -> dict[str, 
         raise WorkshopError(
             f"nothing answers at {score_url(url)}",
             hint="start the local endpoint with `workshop serve --model DIR` or check the URL",
+            exit_code=ExitCode.SERVICE_FAILED,
         ) from None
     except requests.Timeout:
-        raise WorkshopError(f"{score_url(url)} did not answer within 120 s") from None
+        raise WorkshopError(
+            f"{score_url(url)} did not answer within 120 s", exit_code=ExitCode.SERVICE_FAILED
+        ) from None
     if response.status_code != 200:
-        message = _error_message(response)
-        hint = (
-            "fix the request as the message says"
-            if 400 <= response.status_code < 500
-            else "read the server log"
+        status = response.status_code
+        refused = status >= 500 or status in (401, 403)  # the service's side, or its key
+        raise WorkshopError(
+            f"the endpoint answered {status}: {_error_message(response)}",
+            hint="read the server log"
+            if status >= 500
+            else "check --key or WORKSHOP_ENDPOINT_KEY (the endpoint's key: "
+            "`az ml online-endpoint get-credentials -n ENDPOINT`)"
+            if refused
+            else "fix the request as the message says",
+            exit_code=ExitCode.SERVICE_FAILED if refused else ExitCode.BAD_INPUT,
         )
-        raise WorkshopError(f"the endpoint answered {response.status_code}: {message}", hint=hint)
     try:
         answer = response.json()
     except ValueError:
