@@ -52,11 +52,28 @@ class Task:
     command: str
     code: Path | None  # None: the job has no `code:` and starts in an empty folder
     values: dict[str, str]  # "inputs.x" / "search_space.k" -> text
-    outputs: list[str]
+    outputs: dict[str, str]  # output name -> its type (output_types)
     environment: Any = None  # the YAML's value (a reference or an inline dict)
     env: dict[str, str] = field(default_factory=dict)
     params: dict[str, Any] = field(default_factory=dict)
     timeout: float | None = None
+
+
+FILE_OUTPUT = "uri_file"
+"""The output type that is one file, not a folder: `${{outputs.x}}` names the file to write.
+The job YAML reference: "For the default `uri_folder` type, the output will correspond to a
+folder" (https://learn.microsoft.com/azure/machine-learning/reference-yaml-job-command#job-outputs);
+a `uri_file` one corresponds to a file. Its name on Azure's datastore is not documented; here it
+is `outputs/<name>`, in the step's folder."""
+
+
+def output_types(declared: dict[str, Any] | None) -> dict[str, str]:
+    """Output name -> type, `uri_folder` where the YAML gives none (Azure's default: an output
+    declared with no value, `outputs: {x: }`, is a folder)."""
+    return {
+        name: str(spec.get("type") or "uri_folder") if isinstance(spec, dict) else "uri_folder"
+        for name, spec in (declared or {}).items()
+    }
 
 
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
@@ -111,7 +128,7 @@ def component_task(
         command=str(component["command"]),
         code=Path(str(code)) if code else None,
         values=values,
-        outputs=list((component.get("outputs") or {}).keys()),
+        outputs=output_types(component.get("outputs")),
         env={k: str(v) for k, v in (component.get("environment_variables") or {}).items()},
         environment=component.get("environment"),
     )
@@ -134,7 +151,9 @@ def run_command_job(ctx: RunContext) -> RunRecord:
         ctx.resolve_input,
         f"{ctx.job.path.name}: inputs",
     )
-    task.outputs = list((spec.get("outputs") or {}).keys()) or task.outputs
+    # The component azure-ai-ml builds from the job declares every output; the job's own
+    # `outputs` leaves out those declared with no value (`outputs: {x: }`).
+    task.outputs = {**task.outputs, **output_types(spec.get("outputs"))}
     [record] = run_tasks(ctx, [task], [ctx.folder], parent=None)
     return record
 
@@ -153,6 +172,7 @@ def run_tasks(
     launches: list[Launch] = []
     for task, folder, record in zip(tasks, folders, records, strict=True):
         folder = inside(ctx.folder, str(folder))
+        # `outputs/<name>`: the folder, or for a uri_file output the file the command writes
         outputs = {name: inside(folder, "outputs", name) for name in task.outputs}
         values = {**task.values, **{f"outputs.{n}": str(p) for n, p in outputs.items()}}
         command = binding.render(task.command, values, f"{task.name}: command")
@@ -178,8 +198,9 @@ def run_tasks(
         layer = ctx.environments[task.environment].layer(launch.cwd.parent / "environment")
         share = thread_share(ctx.cores, concurrency, task.env)
         launch.env = child_environment({**share, **layer, **task.env})
-        for path in records[i].outputs.values():
-            Path(path).mkdir(parents=True, exist_ok=True)
+        for name, path in records[i].outputs.items():
+            folder = Path(path).parent if task.outputs[name] == FILE_OUTPUT else Path(path)
+            folder.mkdir(parents=True, exist_ok=True)
         run_id = ctx.tracker.start(tasks[i].name, parent, {"workshop.kind": tasks[i].kind})
         records[i].run_id = run_id
         for key, value in tasks[i].params.items():

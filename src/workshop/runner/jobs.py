@@ -13,7 +13,7 @@ from rich.console import Console
 
 from workshop.paths import runs_dir
 from workshop.runner import binding
-from workshop.runner.command import RunContext, Task, run_command_job
+from workshop.runner.command import RunContext, Task, output_types, run_command_job
 from workshop.runner.environment import Environments
 from workshop.runner.mounts import Mounts
 from workshop.runner.pipeline import run_pipeline
@@ -86,7 +86,7 @@ def _dispatch(ctx: RunContext) -> RunRecord:
             command=str(trial["command"]),
             code=Path(str(trial["code"])) if trial.get("code") else None,
             values=values,
-            outputs=list((spec.get("outputs") or {}).keys()),
+            outputs=output_types(spec.get("outputs")),
             env={k: str(v) for k, v in (trial.get("environment_variables") or {}).items()},
             environment=trial.get("environment"),
         )

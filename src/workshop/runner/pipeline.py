@@ -13,7 +13,7 @@ from typing import Any
 
 from rich.console import Console
 
-from workshop.errors import WorkshopError
+from workshop.errors import ExitCode, WorkshopError
 from workshop.jobspec.expressions import PARENT_OUTPUT, PARENT_REF
 from workshop.runner import binding
 from workshop.runner.command import RunContext, Task, component_task, run_tasks
@@ -90,10 +90,19 @@ def run_pipeline(ctx: RunContext) -> RunRecord:
                 f"{where}: step {match['step']} has no output {match['output']!r}",
                 hint=f"its outputs: {', '.join(source.outputs) or 'none'}",
             )
+        made = Path(source.outputs[match["output"]])
+        if not made.exists():  # a folder output always exists; a uri_file one once written
+            raise WorkshopError(
+                f"{where}: step {match['step']} finished without writing its output "
+                f"{match['output']!r} ({made})",
+                hint=f"a uri_file output is the file its command writes (`... > "
+                f"${{{{outputs.{match['output']}}}}}`): make step {match['step']} write it",
+                exit_code=ExitCode.JOB_FAILED,
+            )
         # Another step's output is data like any other: Azure mounts it read-only for the step
         # that reads it (ro_mount, the default input mode), so it gets the run's copy here too.
         mode = value.get("mode") if isinstance(value, dict) else None
-        return str(ctx.mounts.view(Path(source.outputs[match["output"]]), mode))
+        return str(ctx.mounts.view(made, mode))
 
     try:
         for name in sequence:
@@ -120,6 +129,9 @@ def run_pipeline(ctx: RunContext) -> RunRecord:
         record.seconds = time.monotonic() - started
         ctx.tracker.end(record.run_id, KILLED)
         raise Interrupted([record]) from None
+    except Exception:  # a step that cannot start (WorkshopError): the pipeline's run ends too
+        ctx.tracker.end(record.run_id, FAILED)
+        raise
     record.seconds = time.monotonic() - started
     record.status = FINISHED if all(s.ok for s in record.children) else FAILED
     failed = [s.name for s in record.children if s.status == FAILED]
