@@ -165,3 +165,46 @@ def test_settings_a_local_run_does_not_apply_are_named(tmp_path) -> None:
     assert any(n.startswith("resources.instance_count 2:") for n in notes), notes
     assert any(n.startswith("distribution (pytorch): one process here") for n in notes), notes
     assert not_reproduced(binding.load(FIXTURES / "sweep.yml", {}).spec) == []
+
+
+BOOLEANS = """\
+$schema: https://azuremlschemas.azureedge.net/latest/commandJob.schema.json
+command: echo ${{inputs.flag}} ${{inputs.clear}} ${{inputs.n}} ${{inputs.text}}
+inputs:
+  flag: true
+  clear: false
+  n: 1
+  text: "1"
+environment:
+  image: python:3.11-slim
+"""
+
+
+@pytest.mark.parametrize(
+    ("sets", "expected"),
+    [
+        ({}, ("True", "False", "1", "1")),
+        ({"inputs.flag": False, "inputs.clear": True}, ("False", "True", "1", "1")),
+    ],
+)
+def test_a_boolean_input_reaches_the_command_as_azure_passes_it(
+    tmp_path: Path, sets: dict[str, object], expected: tuple[str, ...]
+) -> None:
+    """azure-ai-ml's job dict holds `flag: true` as 1; the REST body it sends to Azure holds
+    'True' (checked: `load_job(...)._to_rest_object()`), and that is what the command gets."""
+    from workshop.runner.command import component_task
+
+    path = tmp_path / "job.yml"
+    path.write_text(BOOLEANS)
+    job = binding.load(path, sets)
+    assets = binding.Assets(job.folder)
+    task = component_task(
+        "job",
+        "command",
+        job.spec["component"],
+        job.spec["inputs"],
+        lambda value, where: binding.resolve_input(value, job.folder, assets, where),
+        "job.yml: inputs",
+    )
+    names = ("flag", "clear", "n", "text")
+    assert tuple(task.values[f"inputs.{name}"] for name in names) == expected
