@@ -121,3 +121,44 @@ def test_continue_on_step_failure_runs_the_independent_steps(home: Path) -> None
     assert by_name["second"].status == "SKIPPED"
     assert "needs first" in (by_name["second"].error or "")
     assert by_name["sweep"].status == "SKIPPED"
+
+
+SLEEPER = """\
+$schema: https://azuremlschemas.azureedge.net/latest/commandJob.schema.json
+type: command
+experiment_name: runner-tests
+command: echo started && sleep 60 && echo never
+limits:
+  timeout: 1
+environment:
+  image: python:3.11-slim
+"""
+
+SLEEPING_STEP = """\
+$schema: https://azuremlschemas.azureedge.net/latest/pipelineJob.schema.json
+type: pipeline
+experiment_name: runner-tests
+jobs:
+  sleeper:
+    type: command
+    command: echo started && sleep 60 && echo never
+    limits:
+      timeout: 1
+    environment:
+      image: python:3.11-slim
+"""
+
+
+@pytest.mark.timeout(50)  # far below the 60 s sleep: the limit, not the command, ended it
+@pytest.mark.parametrize("yaml", [SLEEPER, SLEEPING_STEP], ids=["command", "pipeline-step"])
+def test_limits_timeout_stops_a_command_job_or_step(home: Path, tmp_path: Path, yaml: str) -> None:
+    """Azure cancels a command job after `limits.timeout` seconds (CommandJobLimits)."""
+    job = tmp_path / "sleeper.yml"
+    job.write_text(yaml)
+    record = run_job(job)
+    run = record.children[0] if record.kind == "pipeline" else record
+    log = (Path(run.folder or "") / "user_logs" / "std_log.txt").read_text()
+    assert record.status == "FAILED" and run.status == "FAILED"
+    assert run.error == "timed out after 1 s"
+    assert log.splitlines() == ["started"]
+    assert mlflow_run(home, run.run_id).info.status == "FAILED"

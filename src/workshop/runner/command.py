@@ -143,6 +143,14 @@ def component_task(
     )
 
 
+def job_timeout(spec: dict[str, Any]) -> float | None:
+    """A command job's or step's `limits.timeout`: seconds after which Azure cancels it
+    (https://learn.microsoft.com/python/api/azure-ai-ml/azure.ai.ml.entities.commandjoblimits:
+    "The maximum run duration, in seconds, after which the job will be cancelled")."""
+    timeout = (spec.get("limits") or {}).get("timeout")
+    return float(timeout) if timeout else None
+
+
 def run_command_job(ctx: RunContext) -> RunRecord:
     """A command job: one task, one top-level MLflow run."""
     spec = ctx.job.spec
@@ -163,6 +171,7 @@ def run_command_job(ctx: RunContext) -> RunRecord:
     # The component azure-ai-ml builds from the job declares every output; the job's own
     # `outputs` leaves out those declared with no value (`outputs: {x: }`).
     task.outputs = {**task.outputs, **output_types(spec.get("outputs"))}
+    task.timeout = job_timeout(spec)
     [record] = run_tasks(ctx, [task], [ctx.folder], parent=None)
     return record
 

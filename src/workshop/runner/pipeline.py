@@ -16,7 +16,7 @@ from rich.console import Console
 from workshop.errors import ExitCode, WorkshopError
 from workshop.jobspec.expressions import PARENT_OUTPUT, PARENT_REF
 from workshop.runner import binding
-from workshop.runner.command import RunContext, Task, component_task, run_tasks
+from workshop.runner.command import RunContext, Task, component_task, job_timeout, run_tasks
 from workshop.runner.records import FAILED, FINISHED, KILLED, Interrupted, RunRecord
 from workshop.runner.sweep import run_sweep
 
@@ -164,6 +164,7 @@ def _run_step(
     if kind == "command":
         task = component_task(name, "step", component, given, resolve, f"{where}.inputs")
         task.env.update(env)
+        task.timeout = job_timeout(node)
         [step] = run_tasks(ctx, [task], [folder], parent=parent)
         return step
     if kind == "sweep":
