@@ -487,6 +487,27 @@ def test_text_bound_to_an_integer_input(tmp_path: Path) -> None:
     assert finding.key == "jobs.train.inputs.max_epochs"
 
 
+@pytest.mark.parametrize(("epochs", "ok"), [("5", True), ("five", False)])
+def test_a_pipeline_input_bound_to_an_integer_input_is_checked_by_its_value(
+    tmp_path: Path, epochs: str, ok: bool
+) -> None:
+    """azureml-examples' pipelines bind `${{parent.inputs.X}}` to typed component inputs: the
+    pipeline input's value is what must be an integer, not the expression's text."""
+    body = (
+        pipeline("./components/train.yml")
+        .replace("max_epochs: 5", "max_epochs: ${{parent.inputs.epochs}}")
+        .replace("    inputs:\n      raw:", f"    inputs:\n      epochs: {epochs}\n      raw:")
+    )
+    assert "epochs: " + epochs in body
+    report = check(with_component(tmp_path, "pipeline.yml", body))
+    if ok:
+        assert report.ok, errors(report)
+    else:
+        finding = only_error(report, "input-type")
+        assert finding.key == "jobs.train.inputs.max_epochs"
+        assert "'${{parent.inputs.epochs}}' (= 'five') is not an integer" in finding.message
+
+
 def test_an_inline_environments_conda_file_is_not_advised_a_job_schema(tmp_path: Path) -> None:
     (tmp_path / "conda.yml").write_text(
         "name: x\nchannels: [conda-forge]\ndependencies:\n  - python=3.11\n"

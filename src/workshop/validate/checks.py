@@ -588,15 +588,30 @@ def check_input_types(
                 f"give `{name}` a literal {expected} value, or declare the input as data "
                 "(e.g. `type: uri_folder`) in the component",
             )
-        elif expected in PRIMITIVE_TYPES and form == "literal" and not _fits(value, expected):
+        elif expected in PRIMITIVE_TYPES and form == "literal":
+            literal = _bound_literal(value, pipeline_inputs)
+            if _fits(literal, expected):
+                continue
+            shown = f"{value!r} (= {literal!r})" if literal is not value else repr(value)
             yield _error(
                 "input-type",
                 doc,
                 key,
-                f"{value!r} is not {'an' if expected[0] in 'aeiou' else 'a'} {expected}, the "
+                f"{shown} is not {'an' if expected[0] in 'aeiou' else 'a'} {expected}, the "
                 f"type of input `{name}`",
                 f"give `{name}` {'an' if expected[0] in 'aeiou' else 'a'} {expected} value",
             )
+
+
+def _bound_literal(value: Any, pipeline_inputs: dict[str, Any]) -> Any:
+    """The literal a step's input gets: the pipeline input a `${{parent.inputs.X}}` binding
+    names (as in azureml-examples' pipelines), else the value itself."""
+    if is_expression(value):
+        parent = parse_parent(expressions(str(value))[0])
+        named = parent is not None and parent.step is None and parent.section == "inputs"
+        if parent is not None and named and parent.name in pipeline_inputs:
+            return _bound_literal(pipeline_inputs[parent.name], {})
+    return value
 
 
 def _fits(value: Any, expected: str) -> bool:
