@@ -186,6 +186,14 @@ def _to_images(data: Any) -> np.ndarray:
         raise BadRequest(f"'data' must be a list of images, got {type(data).__name__}")
     if not data:
         raise BadRequest("'data' is empty; send at least one image")
+    depth, first = 0, data
+    while isinstance(first, list) and first and depth <= 3:  # numpy stops at 32 dimensions
+        depth, first = depth + 1, first[0]
+    if depth > 3:
+        raise BadRequest(
+            "'data' nests lists more than 3 deep; send one image ([784] or [28][28]) "
+            "or a batch ([n][784] or [n][28][28])"
+        )
     ragged = BadRequest("'data' has rows of different lengths; every image must be 28x28 or 784")
     try:
         cells = np.array(data, dtype=object)
