@@ -132,3 +132,22 @@ def test_a_stop_signal_during_an_environment_build_stops_the_build(
     assert not alive(backend), "the build outlived the runner"
     assert list(envs.iterdir()) == [], "an interrupted build left a folder behind"
     assert "never" not in output
+
+
+def test_a_stop_signal_the_caller_ignores_stays_ignored() -> None:
+    """`nohup workshop run ...` ignores SIGHUP: the run goes on; the other stop signals still
+    stop it, and the caller's dispositions are back afterwards."""
+    from workshop.stopping import stop_signals_interrupt
+
+    term = signal.getsignal(signal.SIGTERM)
+    before = signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    try:
+        with pytest.raises(KeyboardInterrupt, match="SIGTERM"), stop_signals_interrupt():
+            os.kill(os.getpid(), signal.SIGHUP)
+            time.sleep(0.1)  # a handler would have raised by now
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(5)
+        assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+        assert signal.getsignal(signal.SIGTERM) == term
+    finally:
+        signal.signal(signal.SIGHUP, before)

@@ -28,11 +28,19 @@ def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
 
 @contextlib.contextmanager
 def stop_signals_interrupt() -> Iterator[None]:
-    """While inside, SIGINT, SIGTERM and SIGHUP raise KeyboardInterrupt; restored on exit."""
+    """While inside, SIGINT, SIGTERM and SIGHUP raise KeyboardInterrupt; restored on exit.
+
+    A signal the caller ignores stays ignored: `nohup workshop run ...` (SIGHUP) or a job started
+    with `&` by a non-interactive shell (SIGINT) keeps running, as Unix programs do.
+    """
     if not _main_thread():
         yield
         return
-    previous = {sig: signal.signal(sig, _raise_interrupt) for sig in STOP_SIGNALS}
+    previous = {
+        sig: signal.signal(sig, _raise_interrupt)
+        for sig in STOP_SIGNALS
+        if signal.getsignal(sig) is not signal.SIG_IGN
+    }
     try:
         yield
     finally:
