@@ -26,7 +26,10 @@ from workshop.runner import venv
 from workshop.runner.binding import Assets, LoadedJob, environment_key, spec_of_node
 
 console = Console(stderr=True)
-SUBSTITUTE = "runs in a scratch environment over this tool's packages (readable, not writable)"
+SUBSTITUTE = (
+    "runs in a scratch environment over this tool's packages (`pip install` goes to the job's "
+    "own layer)"
+)
 
 
 @dataclass(frozen=True)
