@@ -137,6 +137,34 @@ def test_score_a_png_drawn_dark_on_light(url: str, mnist_dir: Path, tmp_path: Pa
     assert score_image(url, png) in range(10)
 
 
+def test_a_digit_on_a_transparent_background_reads_as_on_paper(tmp_path: Path) -> None:
+    """A canvas export: black strokes on transparent black. Flattened onto white it is the same
+    digit as drawn on white paper; read without its alpha it was 'blank'."""
+    from PIL import Image, ImageDraw
+
+    paper = Image.new("RGBA", (112, 112), (255, 255, 255, 255))
+    canvas = Image.new("RGBA", (112, 112), (0, 0, 0, 0))
+    for image in (paper, canvas):
+        ImageDraw.Draw(image).line([(56, 16), (56, 96)], fill=(0, 0, 0, 255), width=9)
+    paper.save(tmp_path / "paper.png")
+    canvas.save(tmp_path / "canvas.png")
+    on_paper = local_endpoint.png_to_pixels(tmp_path / "paper.png")
+    assert on_paper.max() > 200  # the stroke, as light ink on black
+    assert (local_endpoint.png_to_pixels(tmp_path / "canvas.png") == on_paper).all()
+
+
+def test_an_image_too_large_to_decode_is_bad_input(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from PIL import Image
+
+    Image.new("L", (112, 112), 255).save(tmp_path / "big.png")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # 112 x 112 is over twice the limit
+    with pytest.raises(WorkshopError, match="cannot read it as an image") as info:
+        local_endpoint.png_to_pixels(tmp_path / "big.png")
+    assert info.value.exit_code == ExitCode.BAD_INPUT
+
+
 def test_the_server_finds_the_models_name_and_version_as_on_azure(
     url: str, model_dir: Path
 ) -> None:

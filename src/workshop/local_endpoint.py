@@ -328,8 +328,14 @@ def png_to_pixels(path: Path) -> np.ndarray:
     from PIL import Image, UnidentifiedImageError
 
     try:
-        image = Image.open(path).convert("L")
-    except (OSError, UnidentifiedImageError) as exc:
+        image = Image.open(path)
+        if "A" in image.getbands() or "transparency" in image.info:
+            # A transparent background (a canvas export) is paper: flattened onto white, else
+            # black ink on transparent black reads as a blank image.
+            rgba = image.convert("RGBA")
+            image = Image.alpha_composite(Image.new("RGBA", rgba.size, "white"), rgba)
+        image = image.convert("L")
+    except (OSError, UnidentifiedImageError, Image.DecompressionBombError) as exc:
         raise WorkshopError(f"--image {path}: cannot read it as an image ({exc})") from None
     pixels = np.asarray(image, dtype=np.float64)
     border = np.concatenate([pixels[0], pixels[-1], pixels[:, 0], pixels[:, -1]])
