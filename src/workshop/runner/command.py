@@ -61,10 +61,11 @@ class Task:
 
 FILE_OUTPUT = "uri_file"
 """The output type that is one file, not a folder: `${{outputs.x}}` names the file to write.
-The job YAML reference: "For the default `uri_folder` type, the output will correspond to a
-folder" (https://learn.microsoft.com/azure/machine-learning/reference-yaml-job-command#job-outputs);
-a `uri_file` one corresponds to a file. Its name on Azure's datastore is not documented; here it
-is `outputs/<name>`, in the step's folder."""
+The job YAML reference says only "For the default `uri_folder` type, the output will correspond
+to a folder" (https://learn.microsoft.com/azure/machine-learning/reference-yaml-job-command#job-outputs);
+that a `uri_file` one is a file is inferred from the type's name and from input mounts ("a file
+will be mounted as a file"). Its name on Azure's datastore is not documented; here it is
+`outputs/<name>`, in the step's folder."""
 
 
 def output_types(declared: dict[str, Any] | None) -> dict[str, str]:

@@ -249,7 +249,7 @@ def _create_store(home: Path) -> None:
     """A new store is built under a temporary name, then linked into place whole.
 
     MLflow creates a store's schema by running its migrations one by one (seconds; dozens of
-    ALTER TABLEs, each committed on its own). Interrupted half-way, in place, the database was
+    ALTER TABLEs, not one transaction). Interrupted half-way, in place, the database was
     left half-migrated, and every later run failed on it ("table _alembic_tmp_experiments already
     exists"). Built aside, an interrupt leaves only the temporary file, which is removed.
     `os.link` does not replace a store another process linked first: theirs stands.
@@ -266,8 +266,13 @@ def _create_store(home: Path) -> None:
 
         store = SqlAlchemyStore(f"sqlite:///{temp}", artifact_root(home))  # runs the migrations
         store.engine.dispose()  # no connection left open on the file once it is the store
-        with contextlib.suppress(FileExistsError):
+        try:
             os.link(temp, path)
+        except FileExistsError:
+            pass
+        except OSError:  # a filesystem without hard links: moved, unless one appeared meanwhile
+            if not path.exists():
+                os.replace(temp, path)
     finally:
         for leftover in (temp, temp.with_name(temp.name + "-journal")):
             leftover.unlink(missing_ok=True)
