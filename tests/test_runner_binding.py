@@ -208,3 +208,66 @@ def test_a_boolean_input_reaches_the_command_as_azure_passes_it(
     )
     names = ("flag", "clear", "n", "text")
     assert tuple(task.values[f"inputs.{name}"] for name in names) == expected
+
+
+BOOLEAN_SWEEP = """\
+$schema: https://azuremlschemas.azureedge.net/latest/sweepJob.schema.json
+type: sweep
+inputs:
+  flag: true
+  n: 1
+trial:
+  command: echo ${{inputs.flag}} ${{inputs.n}} ${{search_space.x}}
+  environment:
+    image: python:3.11-slim
+sampling_algorithm: grid
+search_space:
+  x: {type: choice, values: [1]}
+objective: {goal: maximize, primary_metric: acc}
+limits: {max_total_trials: 1}
+"""
+
+BOOLEAN_PIPELINE = """\
+$schema: https://azuremlschemas.azureedge.net/latest/pipelineJob.schema.json
+type: pipeline
+inputs:
+  bb: true
+jobs:
+  step:
+    type: command
+    command: echo ${{inputs.flag}} ${{inputs.text}}
+    environment:
+      image: python:3.11-slim
+    inputs:
+      flag: false
+      text: ${{parent.inputs.bb}}
+"""
+
+
+@pytest.mark.parametrize(
+    ("yaml", "sets", "where", "expected"),
+    [
+        (BOOLEAN_SWEEP, {}, ("inputs",), {"flag": True, "n": 1}),
+        (BOOLEAN_SWEEP, {"inputs.flag": False}, ("inputs",), {"flag": False, "n": 1}),
+        (BOOLEAN_PIPELINE, {}, ("inputs",), {"bb": True}),
+        (BOOLEAN_PIPELINE, {}, ("jobs", "step", "inputs"), {"flag": False}),
+    ],
+)
+def test_boolean_inputs_stay_boolean_in_every_kind_of_job(
+    tmp_path: Path,
+    yaml: str,
+    sets: dict[str, object],
+    where: tuple[str, ...],
+    expected: dict[str, object],
+) -> None:
+    """azure-ai-ml's dictionary form writes them as 1/0; what the runner binds must be True/False
+    (`binding.literal` renders them as Azure does), whichever input they reach."""
+    path = tmp_path / "job.yml"
+    path.write_text(yaml)
+    found: object = binding.load(path, sets).spec
+    for key in where:
+        assert isinstance(found, dict)
+        found = found[key]
+    assert isinstance(found, dict)
+    for name, value in expected.items():
+        assert found[name] == value and type(found[name]) is type(value)

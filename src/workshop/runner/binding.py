@@ -110,6 +110,7 @@ def load_with_sdk(path: Path, overrides: dict[str, Any]) -> LoadedJob:
     if overrides:
         entity = _load_job(path, [{key: value} for key, value in overrides.items()])
         spec = entity._to_dict()
+    _booleans_as_given(entity, spec)
     if spec.get("type") not in {"command", "sweep", "pipeline"}:
         raise WorkshopError(
             f"{path}: job type {spec.get('type')!r} cannot run locally",
@@ -119,6 +120,26 @@ def load_with_sdk(path: Path, overrides: dict[str, Any]) -> LoadedJob:
     job = LoadedJob(path.resolve(), spec, str(name) if name else None, conda_paths(entity))
     check_names(job)  # azure-ai-ml's naming rules; a cached load passed them when stored
     return job
+
+
+def _booleans_as_given(entity: Any, spec: dict[str, Any]) -> None:
+    """Put back the boolean literal inputs that azure-ai-ml's `_to_dict` writes as 1/0.
+
+    The entity keeps `flag: true` as True, and the REST body the SDK sends Azure holds 'True'
+    (`load_job(...)._to_rest_object()`), which is what the command gets there; the dictionary
+    form holds 1. For the job's own inputs (command, sweep, pipeline) and each pipeline step's.
+    """
+    pairs = [(getattr(entity, "inputs", None), spec.get("inputs"))]
+    steps = spec.get("jobs") or {}
+    for name, node in (getattr(entity, "jobs", None) or {}).items():
+        pairs.append((getattr(node, "inputs", None), (steps.get(name) or {}).get("inputs")))
+    for given, written in pairs:
+        if not given or not isinstance(written, dict):
+            continue
+        for name, value in given.items():
+            data = getattr(value, "_data", value)
+            if isinstance(data, bool) and type(written.get(name)) is int:
+                written[name] = data
 
 
 def conda_paths(entity: Any) -> dict[str, Path]:

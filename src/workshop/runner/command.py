@@ -100,12 +100,6 @@ def thread_share(cores: int, concurrency: int, job_env: dict[str, str]) -> dict[
     return {name: str(share) for name in THREAD_VARIABLES}
 
 
-_SDK_BOOLEANS = {"1": "True", "0": "False"}
-"""A boolean literal as azure-ai-ml's job dict holds it (`flag: true` -> 1, also after --set)
--> as Azure passes it to the command: the REST body the SDK sends has `'value': 'True'`, and the
-component the SDK builds from the job declares `{type: boolean, default: 'True'}`."""
-
-
 def component_task(
     name: str,
     kind: str,
@@ -120,10 +114,7 @@ def component_task(
     for input_name, spec in declared.items():
         spec = spec if isinstance(spec, dict) else {}
         if input_name in given and given[input_name] is not None:
-            text = resolve(given[input_name], f"{where}.{input_name}")
-            if spec.get("type") == "boolean" and text in _SDK_BOOLEANS:
-                text = _SDK_BOOLEANS[text]
-            values[f"inputs.{input_name}"] = text
+            values[f"inputs.{input_name}"] = resolve(given[input_name], f"{where}.{input_name}")
         elif "default" in spec:
             values[f"inputs.{input_name}"] = binding.literal(spec["default"])
         elif not spec.get("optional"):

@@ -25,7 +25,7 @@ import yaml
 from workshop.paths import runner_cache
 from workshop.runner.cachefile import write_atomically
 
-FORMAT = 1
+FORMAT = 2  # 2: boolean inputs kept boolean (binding._booleans_as_given)
 """Bump when what is stored changes shape."""
 MAX_FILES = 200
 """A YAML naming more local files than this is not cached (the key would cost what it saves)."""
