@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from workshop.errors import ExitCode, WorkshopError
 from workshop.runner import run_job
 from workshop.runner.tracking import store_uri
 
@@ -82,23 +81,40 @@ def test_a_uri_file_output_reaches_the_next_step_as_a_file(home: Path, tmp_path:
     assert (Path(steps["read"].outputs["seen"]) / "seen.txt").read_text() == "hello\n"
 
 
-def test_a_step_that_does_not_write_its_file_output_fails_the_pipeline_by_name(
-    home: Path, tmp_path: Path
+@pytest.mark.parametrize("keep_going", [False, True])
+def test_a_step_that_does_not_write_its_file_output_fails_its_reader_by_name(
+    home: Path, tmp_path: Path, keep_going: bool
 ) -> None:
+    """The reader fails without running, as on Azure; `continue_on_step_failure` decides whether
+    an independent step still runs."""
     from mlflow.tracking import MlflowClient
 
     job = tmp_path / "pipeline.yml"
-    job.write_text(FILE_BETWEEN_STEPS.format(write="'true'"))
-    with pytest.raises(WorkshopError) as info:
-        run_job(job)
-    message = info.value.args[0]
-    assert message.startswith(
+    text = FILE_BETWEEN_STEPS.format(write="'true'") + (
+        "  independent:\n    type: command\n    command: echo ran\n"
+        "    environment:\n      image: python:3.11-slim\n"
+    )
+    if keep_going:
+        text += "settings:\n  continue_on_step_failure: true\n"
+    job.write_text(text)
+    record = run_job(job)
+    steps = {c.name: c for c in record.children}
+    assert record.status == "FAILED"
+    assert steps["write"].status == "FINISHED"
+    assert steps["read"].status == "FAILED"
+    assert (steps["read"].error or "").startswith(
         "pipeline.yml: jobs.read.inputs.note: step write finished without writing its output "
         "'note' ("
     )
-    assert info.value.hint is not None and "make step write write it" in info.value.hint
-    assert info.value.exit_code == ExitCode.JOB_FAILED
+    assert steps["independent"].status == ("FINISHED" if keep_going else "SKIPPED")
+    from workshop.commands.run import failed_hint
+
+    assert failed_hint(record).startswith("step read did not start: pipeline.yml: jobs.read.")
+    assert failed_hint(record).endswith("make step write write it")
     client = MlflowClient(tracking_uri=store_uri(home))
     [experiment] = [e for e in client.search_experiments() if e.name == "runner-tests"]
     runs = {r.info.run_name: r.info.status for r in client.search_runs([experiment.experiment_id])}
-    assert runs == {"pipeline": "FAILED", "write": "FINISHED"}  # no run left RUNNING
+    expected = {"pipeline": "FAILED", "write": "FINISHED"}
+    if keep_going:
+        expected["independent"] = "FINISHED"
+    assert runs == expected  # no run left RUNNING; the reader never started one

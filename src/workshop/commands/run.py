@@ -85,4 +85,6 @@ def failed_hint(record: RunRecord) -> str:
         log = Path(run.folder or "") / "user_logs" / "std_log.txt"
         if run.folder and log.is_file():
             return f"read its log: {log}"
+        if run.folder is None and run.error:  # a step that could not start has no log
+            return f"{run.kind} {run.name} did not start: {run.error}"
     return f"read the logs under {record.folder}"

@@ -59,6 +59,14 @@ def order(steps: dict[str, Any]) -> list[str]:
     return done
 
 
+class StepCannotStart(WorkshopError):
+    """A step whose input another step did not make: it fails without running, as on Azure,
+    and `continue_on_step_failure` decides whether the others still run."""
+
+    def __init__(self, message: str, *, hint: str) -> None:
+        super().__init__(message, hint=hint, exit_code=ExitCode.JOB_FAILED)
+
+
 def run_pipeline(ctx: RunContext) -> RunRecord:
     spec = ctx.job.spec
     steps: dict[str, Any] = spec.get("jobs") or {}
@@ -92,12 +100,11 @@ def run_pipeline(ctx: RunContext) -> RunRecord:
             )
         made = Path(source.outputs[match["output"]])
         if not made.exists():  # a folder output always exists; a uri_file one once written
-            raise WorkshopError(
+            raise StepCannotStart(
                 f"{where}: step {match['step']} finished without writing its output "
                 f"{match['output']!r} ({made})",
                 hint=f"a uri_file output is the file its command writes (`... > "
                 f"${{{{outputs.{match['output']}}}}}`): make step {match['step']} write it",
-                exit_code=ExitCode.JOB_FAILED,
             )
         # Another step's output is data like any other: Azure mounts it read-only for the step
         # that reads it (ro_mount, the default input mode), so it gets the run's copy here too.
@@ -118,7 +125,13 @@ def run_pipeline(ctx: RunContext) -> RunRecord:
                 by_name[name] = skipped
                 record.children.append(skipped)
                 continue
-            step = _run_step(ctx, name, node, resolve, ctx.folder / "steps" / name, record.run_id)
+            try:
+                step = _run_step(
+                    ctx, name, node, resolve, ctx.folder / "steps" / name, record.run_id
+                )
+            except StepCannotStart as exc:  # failed as Azure fails it: the other steps go on
+                console.print(f"[red]{name}[/]: {exc}", highlight=False, soft_wrap=True)
+                step = RunRecord(name, "step", status=FAILED, error=f"{exc.args[0]}; {exc.hint}")
             by_name[name] = step
             record.children.append(step)
             if not step.ok and not keep_going:
