@@ -114,11 +114,16 @@ environment:
     ids=["default", "ro_mount", "download", "direct"],
 )
 def test_a_job_writing_into_its_input_changes_the_source_only_in_direct_mode(
-    home: Path, tmp_path: Path, mode: str, reaches_source: bool
+    home: Path,
+    tmp_path: Path,
+    mode: str,
+    reaches_source: bool,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     """Azure mounts an input read-only (ro_mount, the default) or downloads it; here the job gets
     a copy with its write permission cleared, so even a job run as root changes only the copy.
-    `direct` hands the job the location itself, on Azure as here."""
+    A `download` copy is the job's own, writable, as a node's downloaded files; `direct` hands
+    the job the location itself, on Azure as here."""
     data = tmp_path / "data"
     data.mkdir()
     (data / "a.txt").write_text("original\n")
@@ -129,6 +134,11 @@ def test_a_job_writing_into_its_input_changes_the_source_only_in_direct_mode(
     changed = (data / "a.txt").read_text() != "original\n" or (data / "new.txt").exists()
     assert changed is reaches_source
     assert not (Path(record.folder or "") / "inputs").exists()  # the copies go with the run
+    said = capsys.readouterr().err.replace("\n", "")
+    warned = mode in ("", "ro_mount") and os.geteuid() == 0  # otherwise the write fails
+    assert ("wrote into inputs.data" in said) is warned
+    assert ("-> copy " in said) is (mode == "download")
+    assert ("-> read-only copy " in said) is (mode in ("", "ro_mount"))
 
 
 WRITES_INTO_UPSTREAM_OUTPUT = """\

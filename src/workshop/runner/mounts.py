@@ -7,7 +7,8 @@ data cache, a path beside the YAML, a downloaded file, another step's output), s
 trial that reads it gets a copy of its own, made when it starts and removed when it ends, with its
 write permission cleared. A job run as root can still write into its copy; that write reaches no
 other step or trial, and the run says which input was written (on Azure the write fails).
-`direct` passes the job the location itself, as on Azure. Input modes:
+A `download` copy stays writable and its changes pass without a word, as the node's own
+downloaded files would. `direct` passes the job the location itself, as on Azure. Input modes:
 https://learn.microsoft.com/python/api/azure-ai-ml/azure.ai.ml.input (ro_mount mounts read-only,
 download downloads, direct passes the URI as a string); azure-ai-ml refuses `rw_mount` for a
 command job's uri_folder input ("not in set ['download', 'ro_mount', 'direct']").
@@ -28,6 +29,10 @@ console = Console(stderr=True)
 
 SOURCE_MODES = frozenset({"direct"})
 """Input modes whose job is given the data's location itself, not a copy."""
+WRITABLE_MODES = frozenset({"download"})
+"""Input modes whose copy is the job's own to change: downloaded to the node's disk, not mounted
+(the Input reference: ro_mount "mounts" read-only, download "downloads the data to the compute
+target"; that the download is writable is inferred)."""
 
 Listing = frozenset[tuple[str, int, int]]
 """(path inside the copy, size, modification time in ns) of every entry: what a write changes."""
@@ -40,6 +45,7 @@ class Mounts:
         self.folder = run_folder / "inputs"
         self.sources: dict[str, Path] = {}  # copy path, as bound into a command -> its source
         self.listings: dict[str, Listing] = {}  # the copies that exist now, as made
+        self.writable: set[str] = set()  # copies in a WRITABLE_MODES mode
 
     def view(self, source: Path, mode: str | None) -> Path:
         """Where one step or trial will read `source` in `mode` (None: Azure's default,
@@ -48,6 +54,8 @@ class Mounts:
             return source
         target = self.folder / str(len(self.sources)) / source.name
         self.sources[str(target)] = source
+        if mode in WRITABLE_MODES:
+            self.writable.add(str(target))
         return target
 
     def attach(self, values: Iterable[str], who: str) -> list[str]:
@@ -63,12 +71,14 @@ class Mounts:
                 shutil.copytree(source, target, symlinks=False)
             else:
                 shutil.copy2(source, target)
-            _read_only(target)
+            kind = "copy" if value in self.writable else "read-only copy"
+            if value not in self.writable:
+                _read_only(target)
             self.listings[value] = _listing(target)
             made.append(value)
             # A job's messages name the copy; this line maps it back to the data it came from.
             console.print(
-                f"{who}: input {source} -> read-only copy {target}", highlight=False, soft_wrap=True
+                f"{who}: input {source} -> {kind} {target}", highlight=False, soft_wrap=True
             )
         return made
 
@@ -78,7 +88,8 @@ class Mounts:
         for value in copies:
             listing = self.listings.pop(value, None)
             target = Path(value)
-            if listing is not None and target.exists() and _listing(target) != listing:
+            changed = listing is not None and target.exists() and _listing(target) != listing
+            if changed and value not in self.writable:
                 console.print(
                     f"[yellow]warning[/]: {who} wrote into {names.get(value, 'an input')} (its "
                     f"read-only copy of {self.sources[value]}); on Azure the input is mounted "
