@@ -215,6 +215,8 @@ def test_a_server_that_is_down_is_named_with_the_fix() -> None:
         (502, ExitCode.SERVICE_FAILED, "read the server log"),
         (401, ExitCode.SERVICE_FAILED, "check --key"),
         (403, ExitCode.SERVICE_FAILED, "check --key"),
+        (408, ExitCode.SERVICE_FAILED, "retry later"),
+        (429, ExitCode.SERVICE_FAILED, "retry later"),
         (400, ExitCode.BAD_INPUT, "fix the request"),
         (422, ExitCode.BAD_INPUT, "fix the request"),
     ],

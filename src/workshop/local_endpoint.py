@@ -254,6 +254,17 @@ ANSWER_KEYS = frozenset({"predictions", "probabilities", "classes"})
 """What score.py's run() returns for a good request."""
 
 
+_KEY = (
+    "check --key or WORKSHOP_ENDPOINT_KEY (the endpoint's key: "
+    "`az ml online-endpoint get-credentials -n ENDPOINT`)"
+)
+_BUSY = "retry later: the endpoint ran out of time for the request or is throttling requests"
+_REFUSALS = {401: _KEY, 403: _KEY, 408: _BUSY, 429: _BUSY}
+"""4xx answers that are the service's side (its key, its time limit, its throttling): they exit
+SERVICE_FAILED like a 5xx; any other 4xx is the request's fault (BAD_INPUT)."""
+_BAD_REQUEST = "fix the request as the message says"
+
+
 def score(url: str, images: np.ndarray, *, key: str | None = None) -> dict[str, Any]:
     """POST images (n, 784) in 0-255 to the endpoint; its answer, or a WorkshopError."""
     import requests
@@ -281,16 +292,12 @@ def score(url: str, images: np.ndarray, *, key: str | None = None) -> dict[str, 
         ) from None
     if response.status_code != 200:
         status = response.status_code
-        refused = status >= 500 or status in (401, 403)  # the service's side, or its key
         raise WorkshopError(
             f"the endpoint answered {status}: {_error_message(response)}",
-            hint="read the server log"
-            if status >= 500
-            else "check --key or WORKSHOP_ENDPOINT_KEY (the endpoint's key: "
-            "`az ml online-endpoint get-credentials -n ENDPOINT`)"
-            if refused
-            else "fix the request as the message says",
-            exit_code=ExitCode.SERVICE_FAILED if refused else ExitCode.BAD_INPUT,
+            hint=_REFUSALS.get(status, "read the server log" if status >= 500 else _BAD_REQUEST),
+            exit_code=ExitCode.SERVICE_FAILED
+            if status >= 500 or status in _REFUSALS
+            else ExitCode.BAD_INPUT,
         )
     try:
         answer = response.json()
