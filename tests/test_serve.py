@@ -138,19 +138,22 @@ def test_score_a_png_drawn_dark_on_light(url: str, mnist_dir: Path, tmp_path: Pa
 
 
 def test_a_digit_on_a_transparent_background_reads_as_on_paper(tmp_path: Path) -> None:
-    """A canvas export: black strokes on transparent black. Flattened onto white it is the same
-    digit as drawn on white paper; read without its alpha it was 'blank'."""
+    """A canvas export: strokes on transparent black. What is opaque is the digit, whatever its
+    colour: the same as drawn on white paper. Read without its alpha, black strokes were
+    'blank'."""
     from PIL import Image, ImageDraw
 
-    paper = Image.new("RGBA", (112, 112), (255, 255, 255, 255))
-    canvas = Image.new("RGBA", (112, 112), (0, 0, 0, 0))
-    for image in (paper, canvas):
-        ImageDraw.Draw(image).line([(56, 16), (56, 96)], fill=(0, 0, 0, 255), width=9)
-    paper.save(tmp_path / "paper.png")
-    canvas.save(tmp_path / "canvas.png")
+    inks = {"black": (0, 0, 0, 255), "white": (255, 255, 255, 255), "red": (255, 0, 0, 255)}
+    drawn = {"paper": (Image.new("RGBA", (112, 112), (255, 255, 255, 255)), inks["black"])}
+    for ink, colour in inks.items():  # any colour of stroke on a transparent background
+        drawn[ink] = (Image.new("RGBA", (112, 112), (0, 0, 0, 0)), colour)
+    for name, (image, colour) in drawn.items():
+        ImageDraw.Draw(image).line([(56, 16), (56, 96)], fill=colour, width=9)
+        image.save(tmp_path / f"{name}.png")
     on_paper = local_endpoint.png_to_pixels(tmp_path / "paper.png")
     assert on_paper.max() > 200  # the stroke, as light ink on black
-    assert (local_endpoint.png_to_pixels(tmp_path / "canvas.png") == on_paper).all()
+    for ink in ("black", "white", "red"):
+        assert (local_endpoint.png_to_pixels(tmp_path / f"{ink}.png") == on_paper).all(), ink
 
 
 def test_an_image_too_large_to_decode_is_bad_input(

@@ -326,6 +326,10 @@ def _error_message(response: Any) -> str:
     return text if len(text) <= 300 else text[:300] + "..."
 
 
+def _border(pixels: np.ndarray) -> np.ndarray:
+    return np.concatenate([pixels[0], pixels[-1], pixels[:, 0], pixels[:, -1]])
+
+
 def png_to_pixels(path: Path) -> np.ndarray:
     """A photo or drawing of one digit as MNIST stores digits: 28x28, light ink on black.
 
@@ -336,17 +340,16 @@ def png_to_pixels(path: Path) -> np.ndarray:
 
     try:
         image = Image.open(path)
+        alpha = None
         if "A" in image.getbands() or "transparency" in image.info:
-            # A transparent background (a canvas export) is paper: flattened onto white, else
-            # black ink on transparent black reads as a blank image.
-            rgba = image.convert("RGBA")
-            image = Image.alpha_composite(Image.new("RGBA", rgba.size, "white"), rgba)
-        image = image.convert("L")
+            alpha = np.asarray(image.convert("RGBA").getchannel("A"), dtype=np.float64)
+        gray = np.asarray(image.convert("L"), dtype=np.float64)
     except (OSError, UnidentifiedImageError, Image.DecompressionBombError) as exc:
         raise WorkshopError(f"--image {path}: cannot read it as an image ({exc})") from None
-    pixels = np.asarray(image, dtype=np.float64)
-    border = np.concatenate([pixels[0], pixels[-1], pixels[:, 0], pixels[:, -1]])
-    if border.mean() > 127:
+    # On a transparent background (a canvas export) the strokes are what is opaque, whatever
+    # their colour: read as gray, black ink on transparent black was "blank".
+    pixels = alpha if alpha is not None and _border(alpha).mean() < 128 else gray
+    if _border(pixels).mean() > 127:
         pixels = 255 - pixels
     ink = pixels > 0.2 * pixels.max() if pixels.max() > 0 else np.zeros_like(pixels, bool)
     if not ink.any():
