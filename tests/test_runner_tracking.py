@@ -293,3 +293,18 @@ _CREATE = (
     "import sys; from pathlib import Path; from workshop.runner.tracking import Tracker; "
     "Tracker(sys.argv[2], Path(sys.argv[1]))"
 )
+
+
+def test_a_new_store_is_created_quietly_with_the_umasks_mode(tmp_path: Path) -> None:
+    """MLflow logs each migration at INFO (a trainee needs none of it); the file's mode is the
+    umask's, as for a store MLflow creates in place (a temporary file's 0600 is not)."""
+    home = tmp_path / "fresh"
+    done = subprocess.run(
+        [sys.executable, "-c", f"import os; os.umask(0o022)\n{_CREATE}", str(home), EXPERIMENT],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    assert "database tables" not in done.stderr + done.stdout
+    assert (home / "mlflow.db").stat().st_mode & 0o777 == 0o644

@@ -257,13 +257,12 @@ def _create_store(home: Path) -> None:
     path = home / "mlflow.db"
     if path.exists():
         return
-    fd, name = tempfile.mkstemp(dir=home, prefix=".tmp-", suffix=".db")
-    os.close(fd)  # SQLite takes an empty file as an empty database
-    temp = Path(name)
-    try:
-        _quiet_store_set_up()
+    temp = home / f".tmp-{uuid.uuid4().hex}.db"
+    temp.touch(exist_ok=False)  # SQLite takes an empty file as an empty database; unlike
+    try:  # mkstemp's 0600, the umask sets its mode, as it does a store MLflow creates in place
         from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
 
+        _quiet_store_set_up()  # after the import, which sets MLflow's loggers up
         store = SqlAlchemyStore(f"sqlite:///{temp}", artifact_root(home))  # runs the migrations
         store.engine.dispose()  # no connection left open on the file once it is the store
         try:
