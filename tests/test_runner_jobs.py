@@ -159,6 +159,6 @@ def test_limits_timeout_stops_a_command_job_or_step(home: Path, tmp_path: Path, 
     run = record.children[0] if record.kind == "pipeline" else record
     log = (Path(run.folder or "") / "user_logs" / "std_log.txt").read_text()
     assert record.status == "FAILED" and run.status == "FAILED"
-    assert run.error == "timed out after 1 s"
+    assert run.error == "timed out (limit 1 s)"
     assert log.splitlines() == ["started"]
     assert mlflow_run(home, run.run_id).info.status == "FAILED"

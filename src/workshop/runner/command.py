@@ -229,8 +229,15 @@ def run_tasks(
         record.status = FINISHED if outcome.ok else KILLED if outcome.how == "killed" else FAILED
         if not outcome.ok:
             record.error = outcome.describe()
-            if outcome.how == "timeout":
-                record.error = f"timed out after {outcome.seconds:.0f} s"
+            if outcome.how == "timeout":  # its own limit, else the sweep's deadline came first
+                limit = launches[i].timeout
+                reached = limit is not None and outcome.seconds >= limit
+                # (the seconds include the stop's grace period: the limit says what was hit)
+                record.error = (
+                    f"timed out (limit {limit:g} s)"
+                    if reached
+                    else f"timed out after {outcome.seconds:.0f} s"
+                )
         assert record.run_id is not None
         ctx.tracker.log_artifact(record.run_id, launches[i].log_path, "user_logs")
         ctx.tracker.end(record.run_id, record.status)
