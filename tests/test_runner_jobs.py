@@ -162,3 +162,73 @@ def test_limits_timeout_stops_a_command_job_or_step(home: Path, tmp_path: Path, 
     assert run.error == "timed out (limit 1 s)"
     assert log.splitlines() == ["started"]
     assert mlflow_run(home, run.run_id).info.status == "FAILED"
+
+
+BOUNDED_COMPONENT = """\
+$schema: https://azuremlschemas.azureedge.net/latest/commandComponent.schema.json
+name: bounded
+type: command
+inputs:
+  n: {type: integer, default: 5, min: 1, max: 10}
+  mode: {type: string, enum: [a, b], default: a}
+  flag: {type: boolean, default: false}
+command: echo n=${{inputs.n}} mode=${{inputs.mode}} flag=${{inputs.flag}}
+environment:
+  image: python:3.11-slim
+"""
+
+BOUNDED_PIPELINE = """\
+$schema: https://azuremlschemas.azureedge.net/latest/pipelineJob.schema.json
+type: pipeline
+experiment_name: runner-tests
+inputs:
+  big: 50
+  three: 3
+jobs:
+  first:
+    type: command
+    command: echo first ran
+    environment:
+      image: python:3.11-slim
+  bounded:
+    type: command
+    component: ./bounded.yml
+    inputs:
+      {binding}
+"""
+
+
+@pytest.mark.parametrize(
+    ("binding", "said"),
+    [
+        ("n: ${{parent.inputs.big}}", "jobs.bounded.inputs.n: 50 is above its max 10"),
+        ("n: 0", "jobs.bounded.inputs.n: 0 is below its min 1"),
+        ("mode: c", "jobs.bounded.inputs.mode: 'c' is not one of its enum values (a, b)"),
+        ("flag: ${{parent.inputs.three}}", "jobs.bounded.inputs.flag: 3 is not a boolean"),
+    ],
+)
+def test_a_literal_the_component_does_not_allow_stops_the_pipeline_before_its_first_step(
+    home: Path, tmp_path: Path, binding: str, said: str
+) -> None:
+    """On Azure such a value fails the job (azure-ai-ml's Input: "If a value below min is
+    passed, the job execution will fail"); here it ran, or failed a step after others ran."""
+    from workshop.errors import WorkshopError
+
+    (tmp_path / "bounded.yml").write_text(BOUNDED_COMPONENT)
+    job = tmp_path / "bounded-pipeline.yml"
+    job.write_text(BOUNDED_PIPELINE.replace("{binding}", binding))
+    with pytest.raises(WorkshopError) as info:
+        run_job(job)
+    assert info.value.args[0].startswith(f"bounded-pipeline.yml: {said}, as the step's component")
+    assert not list((home / "runs").glob("bounded-pipeline-*"))  # no step ran, nor the run
+
+
+def test_a_literal_the_component_allows_runs(home: Path, tmp_path: Path) -> None:
+    (tmp_path / "bounded.yml").write_text(BOUNDED_COMPONENT)
+    job = tmp_path / "allowed-pipeline.yml"
+    job.write_text(BOUNDED_PIPELINE.replace("{binding}", "n: ${{parent.inputs.three}}"))
+    record = run_job(job)
+    assert record.status == "FINISHED", [(c.name, c.error) for c in record.children]
+    step = next(c for c in record.children if c.name == "bounded")
+    log = (Path(step.folder or "") / "user_logs" / "std_log.txt").read_text()
+    assert log.splitlines() == ["n=3 mode=a flag=False"]

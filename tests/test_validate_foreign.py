@@ -559,3 +559,20 @@ def test_a_typo_of_a_built_in_compute_is_suggested_outside_the_checkout(
     for fine in ("serverless", "cpu-cluster", "azureml:gpu-cluster"):
         fine_path = write(tmp_path, {"ok.yml": text + f"compute: {fine}\n"})
         assert not [f for f in check(fine_path).findings if f.key == "compute"], fine
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "said"),
+    [
+        ("max_epochs: 5", "max_epochs: 25", "25 is above its max 20"),
+        ("max_epochs: 5", "max_epochs: 0", "0 is below its min 1"),
+        ("solver: saga", "solver: adam", "'adam' is not one of its enum values (lbfgs, saga)"),
+    ],
+)
+def test_a_literal_outside_the_components_min_max_or_enum(
+    tmp_path: Path, old: str, new: str, said: str
+) -> None:
+    """azure-ai-ml's Input: "If a value below min is passed, the job execution will fail"."""
+    body = pipeline("./components/train.yml").replace(old, new)
+    finding = only_error(check(with_component(tmp_path, "bad.yml", body)), "input-type")
+    assert said in finding.message and "on Azure the job fails" in finding.message

@@ -21,7 +21,6 @@ Each `check_*` function takes one document and the shared `Inventory` and yields
 from __future__ import annotations
 
 import difflib
-import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +34,7 @@ from workshop.jobspec.expressions import (
     parse_parent,
     step_dependencies,
 )
+from workshop.jobspec.literals import PRIMITIVE_TYPES, article, fits, out_of_bounds
 from workshop.jobspec.references import local_path, parse_asset
 from workshop.paths import ROOT, repo_relative
 from workshop.validate.documents import Document, read_yaml
@@ -60,7 +60,6 @@ BUILT_IN_COMPUTES = {"local", "serverless"}
 """Compute names Azure ML provides itself (serverless: https://learn.microsoft.com/azure/
 machine-learning/how-to-use-serverless-compute)."""
 ASSET_TYPES = {"uri_folder", "uri_file", "mltable", "mlflow_model", "custom_model", "triton_model"}
-PRIMITIVE_TYPES = {"string", "integer", "number", "boolean"}
 FETCH_HINT = "run `workshop data fetch` (it fills the data cache this path points at)"
 
 
@@ -590,17 +589,23 @@ def check_input_types(
             )
         elif expected in PRIMITIVE_TYPES and form == "literal":
             literal = _bound_literal(value, pipeline_inputs)
-            if _fits(literal, expected):
-                continue
             shown = f"{value!r} (= {literal!r})" if literal is not value else repr(value)
-            yield _error(
-                "input-type",
-                doc,
-                key,
-                f"{shown} is not {'an' if expected[0] in 'aeiou' else 'a'} {expected}, the "
-                f"type of input `{name}`",
-                f"give `{name}` {'an' if expected[0] in 'aeiou' else 'a'} {expected} value",
-            )
+            if not fits(literal, expected):
+                yield _error(
+                    "input-type",
+                    doc,
+                    key,
+                    f"{shown} is not {article(expected)} {expected}, the type of input `{name}`",
+                    f"give `{name}` {article(expected)} {expected} value",
+                )
+            elif (broken := out_of_bounds(literal, spec)) is not None:
+                yield _error(
+                    "input-type",
+                    doc,
+                    key,
+                    f"{shown} is {broken}, for input `{name}`: on Azure the job fails",
+                    f"give `{name}` a value the component allows",
+                )
 
 
 def _bound_literal(value: Any, pipeline_inputs: dict[str, Any]) -> Any:
@@ -612,22 +617,6 @@ def _bound_literal(value: Any, pipeline_inputs: dict[str, Any]) -> Any:
         if parent is not None and named and parent.name in pipeline_inputs:
             return _bound_literal(pipeline_inputs[parent.name], {})
     return value
-
-
-def _fits(value: Any, expected: str) -> bool:
-    if isinstance(value, dict):
-        value = value.get("value", value.get("default"))
-    if expected == "string" or value is None:
-        return True
-    if expected == "boolean":
-        return isinstance(value, bool) or str(value).lower() in {"true", "false"}
-    if isinstance(value, bool):
-        return False
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return False
-    return expected == "number" or (math.isfinite(number) and number.is_integer())
 
 
 # --- files and folders ------------------------------------------------------------------------

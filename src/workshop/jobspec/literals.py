@@ -1,0 +1,58 @@
+"""Literal values bound to a component's typed inputs: what `workshop validate` reports and what
+`workshop run` refuses before a pipeline's first step, from one set of rules.
+
+Types, bounds and choices as the component YAML reference declares them
+(https://learn.microsoft.com/azure/machine-learning/reference-yaml-component-command#inputs:
+`string`, `integer`, `number`, `boolean`; `min`/`max` for numbers, `enum` for strings), enforced
+as azure-ai-ml's Input describes: "If a value below min is passed, the job execution will fail"
+(https://learn.microsoft.com/python/api/azure-ai-ml/azure.ai.ml.input).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+PRIMITIVE_TYPES = frozenset({"string", "integer", "number", "boolean"})
+
+
+def article(kind: str) -> str:
+    return "an" if kind[:1] in "aeiou" else "a"
+
+
+def fits(value: Any, kind: str) -> bool:
+    """True if `value` (YAML's, or the text a command would get) is of the primitive `kind`."""
+    if isinstance(value, dict):
+        value = value.get("value", value.get("default"))
+    if kind == "string" or value is None:
+        return True
+    if kind == "boolean":
+        return isinstance(value, bool) or str(value).lower() in {"true", "false"}
+    if isinstance(value, bool):
+        return False
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return False
+    return kind == "number" or (math.isfinite(number) and number.is_integer())
+
+
+def out_of_bounds(value: Any, spec: dict[str, Any]) -> str | None:
+    """How a value that `fits` its input's type breaks the input's `min`, `max` or `enum` ("below
+    its min 1"); None if it does not (or the input declares none)."""
+    if isinstance(value, dict):
+        value = value.get("value", value.get("default"))
+    if value is None:
+        return None
+    kind = spec.get("type")
+    if kind in ("integer", "number") and not isinstance(value, bool):
+        number = float(value)
+        low, high = spec.get("min"), spec.get("max")
+        if low is not None and number < float(low):
+            return f"below its min {low}"
+        if high is not None and number > float(high):
+            return f"above its max {high}"
+    choices = spec.get("enum")
+    if kind == "string" and isinstance(choices, list) and str(value) not in map(str, choices):
+        return f"not one of its enum values ({', '.join(map(str, choices))})"
+    return None
