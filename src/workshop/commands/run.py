@@ -57,8 +57,10 @@ def run(
     print_report(record, Console())
     json_report.record(**json_result(record))
     if record.status == KILLED:
+        started = any(run.run_id for run in record.walk())
         raise WorkshopError(
-            f"{record.kind} job {record.name} was interrupted; its runs are marked KILLED",
+            f"{record.kind} job {record.name} was interrupted; "
+            + ("its runs are marked KILLED" if started else "it was stopped before it started"),
             exit_code=ExitCode.INTERRUPTED,
         )
     if not record.ok:

@@ -8,6 +8,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from workshop.paths import runs_dir
 from workshop.runner.records import RunRecord
 from workshop.runner.tracking import ui_command
 
@@ -49,12 +50,21 @@ def print_report(record: RunRecord, console: Console) -> None:
     for name, path in record.outputs.items():
         try:
             empty = Path(path).is_dir() and not any(Path(path).iterdir())
+            missing = not Path(path).exists()  # a uri_file output its command did not write
         except OSError:  # unreadable: say nothing about it rather than fail the report
-            empty = False
-        note = " (empty: the job wrote nothing there)" if empty else ""
+            empty = missing = False
+        note = (
+            " (empty: the job wrote nothing there)"
+            if empty
+            else " (not written: the job made no such file)"
+            if missing
+            else ""
+        )
         console.print(f"output {name}: {path}{note}", highlight=False, soft_wrap=True)
-    console.print(f"run folder: {record.folder}", highlight=False, soft_wrap=True)
-    console.print(f"see every run: {ui_command()}", highlight=False, soft_wrap=True)
+    if record.folder and Path(record.folder).exists():  # none if stopped before anything ran
+        console.print(f"run folder: {record.folder}", highlight=False, soft_wrap=True)
+    if (runs_dir() / "mlflow.db").exists():
+        console.print(f"see every run: {ui_command()}", highlight=False, soft_wrap=True)
 
 
 def json_result(record: RunRecord) -> dict[str, Any]:
