@@ -42,9 +42,9 @@ def out_of_bounds(value: Any, spec: dict[str, Any]) -> str | None:
     its min 1"); None if it does not (or the input declares none)."""
     if isinstance(value, dict):
         value = value.get("value", value.get("default"))
-    if value is None:
-        return None
     kind = spec.get("type")
+    if value is None or not fits(value, str(kind)):  # a wrong type is reported as such
+        return None
     if kind in ("integer", "number") and not isinstance(value, bool):
         number = float(value)
         low, high = spec.get("min"), spec.get("max")

@@ -313,37 +313,16 @@ def check_space_bounds(
             continue
         values, where = found
         key = f"{prefix}search_space.{name}.{where.split('/')[0]}"
-        enum = declared.get("enum")
-        if isinstance(enum, list):
-            allowed = {str(v) for v in enum}
-            outside = [v for v in values if str(v) not in allowed]
-            if outside:
-                yield _error(
-                    "search-space",
-                    doc,
-                    key,
-                    f"{_shown(outside)} not among the trial input `{name}`'s enum "
-                    f"({_shown(enum)}); those trials would fail",
-                    f"use only values of the input's enum, or extend `inputs.{name}.enum`",
-                )
-        for bound, outside_of in (("min", min), ("max", max)):
-            limit = declared.get(bound)
-            if not isinstance(limit, int | float) or isinstance(limit, bool):
-                continue
-            numbers = [v for v in values if isinstance(v, int | float) and not isinstance(v, bool)]
-            if not numbers:
-                continue
-            extreme = outside_of(numbers)
-            if (bound == "min" and extreme < limit) or (bound == "max" and extreme > limit):
-                yield _error(
-                    "search-space",
-                    doc,
-                    key,
-                    f"the search space reaches {extreme}, {'below' if bound == 'min' else 'above'}"
-                    f" the trial input `{name}`'s {bound} of {limit}; those trials would fail",
-                    f"keep the search space within the input's min/max, or change "
-                    f"`inputs.{name}.{bound}`",
-                )
+        broken = [(value, why) for value in values if (why := out_of_bounds(value, declared))]
+        if broken:
+            yield _error(
+                "search-space",
+                doc,
+                key,
+                f"the search space gives {_shown([value for value, _ in broken])}: "
+                f"{broken[0][1]}, for the trial input `{name}`; those trials would fail",
+                f"keep the search space within the input's min/max/enum, or change `inputs.{name}`",
+            )
 
 
 def check_metric(
