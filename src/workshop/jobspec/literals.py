@@ -13,6 +13,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from workshop.jobspec.expressions import PARENT_REF
+
 PRIMITIVE_TYPES = frozenset({"string", "integer", "number", "boolean"})
 
 
@@ -56,3 +58,31 @@ def out_of_bounds(value: Any, spec: dict[str, Any]) -> str | None:
     if kind == "string" and isinstance(choices, list) and str(value) not in map(str, choices):
         return f"not one of its enum values ({', '.join(map(str, choices))})"
     return None
+
+
+def problem(value: Any, spec: dict[str, Any]) -> str | None:
+    """Why `value` cannot go to the input `spec` declares ("not an integer", "above its max 10");
+    None if it can, or if the input is not of a primitive type."""
+    kind = spec.get("type")
+    if kind not in PRIMITIVE_TYPES:
+        return None
+    if not fits(value, str(kind)):
+        return f"not {article(str(kind))} {kind}"
+    return out_of_bounds(value, spec)
+
+
+def bound_literal(value: Any, pipeline_inputs: dict[str, Any]) -> tuple[bool, Any]:
+    """(True, the literal a pipeline step's input gets), following a `${{parent.inputs.X}}`
+    binding (written whole, or as `{path: ...}` in azure-ai-ml's dictionary form) to the pipeline
+    input; (False, None) for data, another step's output or a pipeline input not declared."""
+    text = value.get("path") if isinstance(value, dict) else value
+    match = PARENT_REF.match(text.strip()) if isinstance(text, str) else None
+    if match is not None:
+        if not match["input"] or match["input"] not in pipeline_inputs:
+            return False, None
+        return bound_literal(pipeline_inputs[match["input"]], {})
+    if isinstance(value, dict):
+        if "path" in value or ("value" not in value and "default" not in value):
+            return False, None
+        value = value.get("value", value.get("default"))
+    return True, value

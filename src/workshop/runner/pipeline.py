@@ -15,7 +15,7 @@ from rich.console import Console
 
 from workshop.errors import ExitCode, WorkshopError
 from workshop.jobspec.expressions import PARENT_OUTPUT, PARENT_REF
-from workshop.jobspec.literals import PRIMITIVE_TYPES, article, fits, out_of_bounds
+from workshop.jobspec.literals import bound_literal, problem
 from workshop.runner import binding
 from workshop.runner.command import RunContext, Task, component_task, job_timeout, run_tasks
 from workshop.runner.records import FAILED, FINISHED, KILLED, Interrupted, RunRecord
@@ -29,22 +29,6 @@ def _reference(value: Any) -> str | None:
     return text if isinstance(text, str) and PARENT_REF.match(text.strip()) else None
 
 
-def _literal(value: Any, parent_inputs: dict[str, Any]) -> tuple[bool, Any]:
-    """(True, the literal a step's input gets) through `${{parent.inputs.X}}` bindings;
-    (False, None) for data, another step's output or an unknown pipeline input."""
-    ref = _reference(value)
-    if ref is not None:
-        match = PARENT_REF.match(ref.strip())
-        if match is None or not match["input"] or match["input"] not in parent_inputs:
-            return False, None
-        return _literal(parent_inputs[match["input"]], {})
-    if isinstance(value, dict):
-        if "path" in value or ("value" not in value and "default" not in value):
-            return False, None
-        value = value.get("value", value.get("default"))
-    return True, value
-
-
 def check_literals(steps: dict[str, Any], parent_inputs: dict[str, Any], where: str) -> None:
     """Every literal a step's typed input gets, checked before the first step runs: on Azure a
     value of the wrong type, or outside the component's min/max/enum, fails the job (the rules
@@ -53,16 +37,10 @@ def check_literals(steps: dict[str, Any], parent_inputs: dict[str, Any], where: 
         declared = binding.spec_of_node(node).get("inputs") or {}
         for input_name, value in (node.get("inputs") or {}).items():
             spec = declared.get(input_name)
-            kind = spec.get("type") if isinstance(spec, dict) else None
-            known, literal = _literal(value, parent_inputs)
-            if not isinstance(spec, dict) or kind not in PRIMITIVE_TYPES or not known:
-                continue
-            key = f"{where}: jobs.{step_name}.inputs.{input_name}"
-            if not fits(literal, str(kind)):
-                broken = f"not {article(str(kind))} {kind}"
-            else:
-                broken = out_of_bounds(literal, spec)
+            known, literal = bound_literal(value, parent_inputs)
+            broken = problem(literal, spec) if known and isinstance(spec, dict) else None
             if broken is not None:
+                key = f"{where}: jobs.{step_name}.inputs.{input_name}"
                 raise WorkshopError(
                     f"{key}: {literal!r} is {broken}, as the step's component declares "
                     f"input {input_name!r}; on Azure the job fails",

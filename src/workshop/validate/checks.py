@@ -34,7 +34,7 @@ from workshop.jobspec.expressions import (
     parse_parent,
     step_dependencies,
 )
-from workshop.jobspec.literals import PRIMITIVE_TYPES, article, fits, out_of_bounds
+from workshop.jobspec.literals import PRIMITIVE_TYPES, bound_literal, out_of_bounds, problem
 from workshop.jobspec.references import local_path, parse_asset
 from workshop.paths import ROOT, repo_relative
 from workshop.validate.documents import Document, read_yaml
@@ -567,35 +567,17 @@ def check_input_types(
                 "(e.g. `type: uri_folder`) in the component",
             )
         elif expected in PRIMITIVE_TYPES and form == "literal":
-            literal = _bound_literal(value, pipeline_inputs)
-            shown = f"{value!r} (= {literal!r})" if literal is not value else repr(value)
-            if not fits(literal, expected):
+            known, literal = bound_literal(value, pipeline_inputs)
+            broken = problem(literal, spec) if known else None
+            if broken is not None:
+                shown = f"{value!r} (= {literal!r})" if literal is not value else repr(value)
                 yield _error(
                     "input-type",
                     doc,
                     key,
-                    f"{shown} is not {article(expected)} {expected}, the type of input `{name}`",
-                    f"give `{name}` {article(expected)} {expected} value",
+                    f"{shown} is {broken}, for input `{name}` ({expected}): on Azure the job fails",
+                    f"give `{name}` a value its component allows",
                 )
-            elif (broken := out_of_bounds(literal, spec)) is not None:
-                yield _error(
-                    "input-type",
-                    doc,
-                    key,
-                    f"{shown} is {broken}, for input `{name}`: on Azure the job fails",
-                    f"give `{name}` a value the component allows",
-                )
-
-
-def _bound_literal(value: Any, pipeline_inputs: dict[str, Any]) -> Any:
-    """The literal a step's input gets: the pipeline input a `${{parent.inputs.X}}` binding
-    names (as in azureml-examples' pipelines), else the value itself."""
-    if is_expression(value):
-        parent = parse_parent(expressions(str(value))[0])
-        named = parent is not None and parent.step is None and parent.section == "inputs"
-        if parent is not None and named and parent.name in pipeline_inputs:
-            return _bound_literal(pipeline_inputs[parent.name], {})
-    return value
 
 
 # --- files and folders ------------------------------------------------------------------------
